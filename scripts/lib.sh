@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Shared helpers of the demo, test and bench scripts: packages, build,
+# and a throwaway PostgreSQL 15 cluster on a private unix socket.
+# Source it; it sets ZT_ROOT to the repository root.
+
+ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+
+# Run a command as root: directly when we are root, else through sudo.
+zt_as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install the Debian packages that are missing (names given as arguments).
+zt_install_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	zt_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	zt_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# What building and testing the extension needs.
+zt_install_deps() {
+	zt_install_packages make gcc postgresql-15 postgresql-server-dev-15 \
+		liboath-dev oathtool libipc-run-perl perl
+}
+
+# Build with warnings as errors and install into the PostgreSQL tree.
+zt_build_install() {
+	make -C "$ZT_ROOT" -s clean >/dev/null
+	make -C "$ZT_ROOT" -s ZT_WERROR=-Werror >/dev/null
+	zt_as_root make -C "$ZT_ROOT" -s install >/dev/null
+}
+
+# Run a command as the cluster's owner (postgres when we are root).
+zt_as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Start a throwaway cluster in a new folder under $1 (default /tmp); it
+# listens on a unix socket only.  Exports PGHOST, PGPORT, PGUSER, PGDATABASE
+# and ZT_CLUSTER (the folder), and stops the cluster when the shell exits.
+zt_start_cluster() {
+	local parent=${1:-/tmp}
+	ZT_CLUSTER=$(mktemp -d "$parent/zstack_tfa_cluster.XXXXXX")
+	chmod 755 "$ZT_CLUSTER"
+	mkdir -p "$ZT_CLUSTER/sock"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$ZT_CLUSTER"
+	zt_as_owner "$PGBIN/initdb" -D "$ZT_CLUSTER/data" -U postgres --auth=trust \
+		--encoding=UTF8 --locale=C.UTF-8 >"$ZT_CLUSTER/initdb.log" 2>&1 ||
+		{ cat "$ZT_CLUSTER/initdb.log"; return 1; }
+	cat >>"$ZT_CLUSTER/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$ZT_CLUSTER/sock'
+port = 5432
+fsync = off
+max_connections = 40
+log_line_prefix = '%m [%p] '
+log_min_messages = warning
+# the log is searched for planted secrets: statements (which hold what the
+# tests typed) stay out, messages and details stay in
+log_min_error_statement = panic
+CONF
+	zt_as_owner "$PGBIN/pg_ctl" -D "$ZT_CLUSTER/data" -l "$ZT_CLUSTER/server.log" -w start >/dev/null ||
+		{ cat "$ZT_CLUSTER/server.log"; return 1; }
+	export PGHOST="$ZT_CLUSTER/sock" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres ZT_CLUSTER
+	trap zt_stop_cluster EXIT
+}
+
+# Stop the throwaway cluster and remove its folder (ZT_KEEP=1 keeps it).
+zt_stop_cluster() {
+	[ -n "${ZT_CLUSTER:-}" ] && [ -d "$ZT_CLUSTER/data" ] || return 0
+	zt_as_owner "$PGBIN/pg_ctl" -D "$ZT_CLUSTER/data" -m immediate -w stop >/dev/null 2>&1
+	[ "${ZT_KEEP:-0}" = 1 ] || rm -rf "$ZT_CLUSTER"
+}

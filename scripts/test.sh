@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test of zstack_tfa on this machine: installs what is missing,
+# builds with -Werror, installs, starts a throwaway cluster, then runs the
+# unit tests, the pg_regress suite and the TAP tests.  Ends with the line
+# "N passed, N failed"; exits non-zero when anything failed.
+set -u
+. "$(dirname "$0")/lib.sh"
+cd "$ZT_ROOT"
+
+zt_install_deps || { echo "0 passed, 1 failed"; exit 1; }
+zt_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+zt_start_cluster || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+count() { # count NAME PASSED FAILED
+	echo "== $1: $2 passed, $3 failed"
+	passed=$((passed + $2)); failed=$((failed + $3))
+}
+
+# 1. unit tests of the backend-free parsers
+if make -s unit >test/unit.log 2>&1; then :; fi
+u_ok=$(grep -c '^ok ' test/unit.log); u_bad=$(grep -c '^not ok ' test/unit.log)
+grep -q '^1\.\.' test/unit.log || u_bad=$((u_bad + 1))
+grep '^not ok' test/unit.log
+count unit "$u_ok" "$u_bad"
+
+# 2. pg_regress against the throwaway cluster
+make -s installcheck >test/regress.log 2>&1
+r_ok=$(grep -cE '^(test| ) .* \.\.\. ok' test/regress.log)
+r_bad=$(grep -cE '^(test| ) .* \.\.\. FAILED' test/regress.log)
+grep -q 'tests passed\|tests failed' test/regress.log || r_bad=$((r_bad + 1))
+[ "$r_bad" -gt 0 ] && { cat test/regress.log; [ -f regression.diffs ] && head -200 regression.diffs; }
+count regress "$r_ok" "$r_bad"
+
+# 3. TAP tests (concurrency, server log), when there are any
+if ls t/*.pl >/dev/null 2>&1; then
+	prove -v t/ >test/tap.log 2>&1
+	t_ok=$(grep -cE '^ok [0-9]' test/tap.log)
+	t_bad=$(grep -cE '^not ok [0-9]' test/tap.log)
+	grep -q '^Result: PASS' test/tap.log || { t_bad=$((t_bad + 1)); tail -40 test/tap.log; }
+	count tap "$t_ok" "$t_bad"
+fi
+
+# the server log must never hold a secret or a code (the tests plant markers)
+if grep -q 'ZTLOGCANARY' "$ZT_CLUSTER/server.log"; then
+	echo "server log holds a planted secret"; failed=$((failed + 1))
+else
+	passed=$((passed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

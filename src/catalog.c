@@ -1,0 +1,46 @@
+/*
+ * catalog.c
+ *		The inventory field table and the ZStack error catalogue.
+ */
+#include <string.h>
+
+#include "catalog.h"
+
+static const char *const secret_status_labels[] = {"NewCreated", "Logined", NULL};
+static const char *const user_type_labels[] = {"AccountVO", "IAM2VirtualIDVO", NULL};
+
+/* Key order of SPEC §1; also the column order of zstack_tfa.secret_inventory. */
+const ZtField zt_fields[ZT_FIELD_COUNT] = {
+	{"uuid", "uuid", ZT_KIND_TEXT, NULL, NULL},
+	{"secret", "secret", ZT_KIND_TEXT, NULL, NULL},
+	{"userUuid", "user_uuid", ZT_KIND_TEXT, NULL, NULL},
+	{"userType", "user_type", ZT_KIND_ENUM, "user_type", user_type_labels},
+	{"createDate", "create_date", ZT_KIND_TIMESTAMP, NULL, NULL},
+	{"lastOpDate", "last_op_date", ZT_KIND_TIMESTAMP, NULL, NULL},
+	{"status", "status", ZT_KIND_ENUM, "secret_status", secret_status_labels},
+};
+
+/* Return the index of the field named name[0..len), or -1. */
+int
+zt_field_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	{
+		if (strlen(zt_fields[i].api_name) == len &&
+			memcmp(zt_fields[i].api_name, name, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const ZtErrorDef zt_errors[ZT_ERR_COUNT] = {
+	[ZT_ERR_ID_1000] = {"ID.1000", "Unable to authenticate a user", "28000", 503},
+	[ZT_ERR_ID_1001] = {"ID.1001", "The session is invalid, either wrong session id or the session has been expired", "28000", 503},
+	[ZT_ERR_ID_1002] = {"ID.1002", "The user doesn't have permission to perform the operation", "42501", 503},
+	[ZT_ERR_ID_2000] = {"ID.2000", "Addition authentication error", "28000", 503},
+	[ZT_ERR_ID_2001] = {"ID.2001", "The user has to login by addition authentication", "28000", 503},
+	[ZT_ERR_ID_2002] = {"ID.2002", "Fail to authenticate a user due to addition authentication", "28000", 503},
+	[ZT_ERR_SYS_1000] = {"SYS.1000", "An internal error happened in system", "XX000", 503},
+	[ZT_ERR_SYS_1006] = {"SYS.1006", "An operation failed", "55000", 503},
+	[ZT_ERR_SYS_1007] = {"SYS.1007", "One or more API argument is invalid", "22023", 503},
+};

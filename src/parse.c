@@ -1,0 +1,296 @@
+/*
+ * parse.c
+ *		Backend-free parsers and the date writer (see parse.h).
+ *
+ * Every function takes explicit lengths and never reads past them: the input
+ * may come from a fuzzer, not from a NUL-terminated PostgreSQL text.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <limits.h>
+
+#include "catalog.h"
+#include "parse.h"
+
+const char *const zt_operator_tokens[ZT_OP_COUNT] = {
+	[ZT_OP_NE] = "!=",
+	[ZT_OP_GE] = ">=",
+	[ZT_OP_LE] = "<=",
+	[ZT_OP_NOT_IN] = "!?=",
+	[ZT_OP_NOT_LIKE] = "!~=",
+	[ZT_OP_LIKE] = "~=",
+	[ZT_OP_IN] = "?=",
+	[ZT_OP_EQ] = "=",
+	[ZT_OP_GT] = ">",
+	[ZT_OP_LT] = "<",
+	[ZT_OP_IS_NULL] = "is null",
+	[ZT_OP_NOT_NULL] = "not null",
+};
+
+/* Return the offset of the first needle in hay[0..len), or -1. */
+static long
+FindToken(const char *hay, size_t len, const char *needle)
+{
+	size_t		nlen = strlen(needle);
+
+	if (nlen > len)
+		return -1;
+	for (size_t i = 0; i + nlen <= len; i++)
+	{
+		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+			return (long) i;
+	}
+	return -1;
+}
+
+static bool
+IsSpace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Strip ASCII white space from both ends of the span *s, *len. */
+void
+zt_trim(const char **s, size_t *len)
+{
+	while (*len > 0 && IsSpace((*s)[0]))
+	{
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && IsSpace((*s)[*len - 1]))
+		(*len)--;
+}
+
+static bool
+SpanEquals(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+/*
+ * Split one q= condition into name, operator and value.
+ *
+ * ZStack scans for the operator tokens in a fixed order and splits at the
+ * first occurrence of the first token present, so "a=b!=c" is the field
+ * "a=b" with "!=": we reproduce that order exactly.  Returns false when the
+ * condition has no operator at all.
+ */
+bool
+zt_parse_condition(const char *s, size_t len, ZtCondition *out)
+{
+	for (int op = ZT_OP_NE; op <= ZT_OP_LT; op++)
+	{
+		long		pos = FindToken(s, len, zt_operator_tokens[op]);
+		size_t		toklen;
+
+		if (pos < 0)
+			continue;
+		toklen = strlen(zt_operator_tokens[op]);
+		out->name = s;
+		out->name_len = (size_t) pos;
+		zt_trim(&out->name, &out->name_len);
+		out->op = (ZtOperator) op;
+		out->value = s + pos + toklen;
+		out->value_len = len - (size_t) pos - toklen;
+		/* ZStack's documented shorthands: field=null and field!=null */
+		if (SpanEquals(out->value, out->value_len, "null") &&
+			(op == ZT_OP_EQ || op == ZT_OP_NE))
+		{
+			out->op = (op == ZT_OP_EQ) ? ZT_OP_IS_NULL : ZT_OP_NOT_NULL;
+			out->value = NULL;
+			out->value_len = 0;
+		}
+		return true;
+	}
+
+	/* the suffix forms: "<name> is null" and "<name> not null" */
+	for (int op = ZT_OP_IS_NULL; op <= ZT_OP_NOT_NULL; op++)
+	{
+		const char *suffix = zt_operator_tokens[op];
+		size_t		slen = strlen(suffix);
+		const char *end = s + len;
+
+		/* trailing white space after the suffix is tolerated */
+		while (end > s && IsSpace(end[-1]))
+			end--;
+		if ((size_t) (end - s) <= slen ||
+			memcmp(end - slen, suffix, slen) != 0 ||
+			!IsSpace(end[-(long) slen - 1]))
+			continue;
+		out->name = s;
+		out->name_len = (size_t) (end - s) - slen;
+		zt_trim(&out->name, &out->name_len);
+		out->op = (ZtOperator) op;
+		out->value = NULL;
+		out->value_len = 0;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Parse sort=: "+field", "-field" or "field".
+ *
+ * A '+' that a client forgot to percent-encode arrives as a space; after
+ * trimming, that is the ascending default, which is what the client meant.
+ */
+ZtSortResult
+zt_parse_sort(const char *s, size_t len, int *field, bool *descending)
+{
+	zt_trim(&s, &len);
+	if (len == 0)
+		return ZT_SORT_NONE;
+	*descending = false;
+	if (s[0] == '+' || s[0] == '-')
+	{
+		*descending = (s[0] == '-');
+		s++;
+		len--;
+		zt_trim(&s, &len);
+	}
+	*field = zt_field_lookup(s, len);
+	return (*field < 0) ? ZT_SORT_UNKNOWN_FIELD : ZT_SORT_OK;
+}
+
+/*
+ * Step through a comma-separated list: set *item to the next element and
+ * advance *pos.  Returns false when the list is exhausted.  "a,,b" has an
+ * empty middle element; "" has one empty element, like Java's split with a
+ * limit, which is what ZStack's ?= uses.
+ */
+bool
+zt_next_list_item(const char **pos, const char *end, const char **item,
+				  size_t *item_len)
+{
+	const char *p = *pos;
+	const char *comma;
+
+	if (p == NULL)
+		return false;
+	comma = memchr(p, ',', (size_t) (end - p));
+	*item = p;
+	if (comma == NULL)
+	{
+		*item_len = (size_t) (end - p);
+		*pos = NULL;
+	}
+	else
+	{
+		*item_len = (size_t) (comma - p);
+		*pos = comma + 1;
+	}
+	return true;
+}
+
+/* ZStack's boolean parameters: only "true", in any case, is true. */
+bool
+zt_parse_bool(const char *s, size_t len)
+{
+	static const char t[] = "true";
+
+	if (len != 4)
+		return false;
+	for (size_t i = 0; i < 4; i++)
+	{
+		char		c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char) (c - 'A' + 'a');
+		if (c != t[i])
+			return false;
+	}
+	return true;
+}
+
+/* Parse a decimal int32 with an optional sign, nothing else around it. */
+bool
+zt_parse_int(const char *s, size_t len, int *out)
+{
+	long long	v = 0;
+	bool		neg = false;
+	size_t		i = 0;
+
+	if (len > 0 && (s[0] == '-' || s[0] == '+'))
+	{
+		neg = (s[0] == '-');
+		i = 1;
+	}
+	if (i == len)
+		return false;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+		if (v > (long long) INT_MAX + 1)
+			return false;
+	}
+	if (neg)
+		v = -v;
+	if (v > INT_MAX || v < INT_MIN)
+		return false;
+	*out = (int) v;
+	return true;
+}
+
+/* True for ZStack's uuid form: exactly 32 lower-case hex digits. */
+bool
+zt_is_uuid(const char *s, size_t len)
+{
+	if (len != 32)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Write a local time in the given style; returns the length written, or 0
+ * when the parts are out of range (the caller's timestamp was not finite).
+ */
+size_t
+zt_format_date(char *buf, size_t bufsize, ZtDateStyle style,
+			   const ZtDateParts *p)
+{
+	static const char *const months[12] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	int			n;
+
+	if (p->month < 1 || p->month > 12 || p->hour < 0 || p->hour > 23 ||
+		p->year < -9999999 || p->year > 9999999)
+		return 0;
+
+	if (style == ZT_DATE_ZSTACK)
+	{
+		/* Java's "MMM d, yyyy h:mm:ss a": 12-hour clock, year of era */
+		int			hour12 = p->hour % 12 == 0 ? 12 : p->hour % 12;
+		int			year = p->year > 0 ? p->year : 1 - p->year;
+
+		n = snprintf(buf, bufsize, "%s %d, %04d %d:%02d:%02d %s",
+					 months[p->month - 1], p->day, year, hour12,
+					 p->minute, p->second, p->hour < 12 ? "AM" : "PM");
+	}
+	else
+	{
+		int			off = p->utc_offset < 0 ? -p->utc_offset : p->utc_offset;
+		char		sign = p->utc_offset < 0 ? '-' : '+';
+
+		n = snprintf(buf, bufsize, "%s%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+					 p->year < 0 ? "-" : "", p->year < 0 ? -p->year : p->year,
+					 p->month, p->day, p->hour, p->minute, p->second,
+					 sign, off / 3600, (off / 60) % 60);
+		if (n > 0 && off % 60 != 0 && (size_t) n < bufsize)
+			n += snprintf(buf + n, bufsize - (size_t) n, ":%02d", off % 60);
+	}
+	if (n < 0 || (size_t) n >= bufsize)
+		return 0;
+	return (size_t) n;
+}

@@ -1,0 +1,92 @@
+/*
+ * parse.h
+ *		Backend-free parsers for everything a caller types: query conditions,
+ *		sort and list parameters, booleans, integers, uuids; and the date
+ *		writer.  No palloc, no ereport: fuzzers and unit tests link them as is.
+ */
+#ifndef ZSTACK_TFA_PARSE_H
+#define ZSTACK_TFA_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Condition operators, in ZStack's scan order (SPEC §1.1). */
+typedef enum ZtOperator
+{
+	ZT_OP_NE,					/* != */
+	ZT_OP_GE,					/* >= */
+	ZT_OP_LE,					/* <= */
+	ZT_OP_NOT_IN,				/* !?= */
+	ZT_OP_NOT_LIKE,				/* !~= */
+	ZT_OP_LIKE,					/* ~= */
+	ZT_OP_IN,					/* ?= */
+	ZT_OP_EQ,					/* = */
+	ZT_OP_GT,					/* > */
+	ZT_OP_LT,					/* < */
+	ZT_OP_IS_NULL,				/* "is null" suffix, or =null */
+	ZT_OP_NOT_NULL,				/* "not null" suffix, or !=null */
+	ZT_OP_COUNT
+} ZtOperator;
+
+/* The token of each operator as written in a condition. */
+extern const char *const zt_operator_tokens[ZT_OP_COUNT];
+
+/* The text listing the valid operators, for error messages. */
+#define ZT_VALID_OPERATORS \
+	"!=, >=, <=, !?= (not in), !~= (not like), ~= (like), ?= (in), =, >, <, 'is null', 'not null'"
+
+/* A parsed condition: spans into the caller's string. */
+typedef struct ZtCondition
+{
+	const char *name;			/* field name, trimmed */
+	size_t		name_len;
+	ZtOperator	op;
+	const char *value;			/* value, untrimmed; NULL for the null tests */
+	size_t		value_len;
+} ZtCondition;
+
+extern bool zt_parse_condition(const char *s, size_t len, ZtCondition *out);
+
+/* Result of parsing sort=. */
+typedef enum ZtSortResult
+{
+	ZT_SORT_NONE,				/* empty: no ordering asked for */
+	ZT_SORT_OK,
+	ZT_SORT_UNKNOWN_FIELD
+} ZtSortResult;
+
+extern ZtSortResult zt_parse_sort(const char *s, size_t len,
+								  int *field, bool *descending);
+
+extern bool zt_next_list_item(const char **pos, const char *end,
+							  const char **item, size_t *item_len);
+extern void zt_trim(const char **s, size_t *len);
+extern bool zt_parse_bool(const char *s, size_t len);
+extern bool zt_parse_int(const char *s, size_t len, int *out);
+extern bool zt_is_uuid(const char *s, size_t len);
+
+/* Output styles of the date writer (the zstack_tfa.date_style setting). */
+typedef enum ZtDateStyle
+{
+	ZT_DATE_ZSTACK,				/* Java's default: "Nov 28, 2026 3:04:05 PM" */
+	ZT_DATE_ISO8601				/* "2026-11-28T15:04:05+01:00" */
+} ZtDateStyle;
+
+/* A broken-down local time, as timestamp2tm gives it. */
+typedef struct ZtDateParts
+{
+	int			year;			/* astronomical: 0 is 1 BC */
+	int			month;			/* 1..12 */
+	int			day;
+	int			hour;
+	int			minute;
+	int			second;
+	int			utc_offset;		/* seconds east of UTC */
+} ZtDateParts;
+
+#define ZT_DATE_BUFSIZE 48
+
+extern size_t zt_format_date(char *buf, size_t bufsize, ZtDateStyle style,
+							 const ZtDateParts *parts);
+
+#endif							/* ZSTACK_TFA_PARSE_H */

@@ -1,0 +1,758 @@
+/*
+ * query.c
+ *		QueryTwoFactorAuthentication: turns ZStack query conditions into
+ *		parameterised, index-using SQL and returns the rows as a set or as
+ *		ZStack's JSON reply.
+ *
+ * No caller text is ever spliced into SQL: field names are looked up in the
+ * field table and only the table's column names are written; every value is
+ * a typed parameter.  Plans are prepared once per query shape and kept.
+ */
+#include "zstack_tfa.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(query_two_factor_authentication);
+PG_FUNCTION_INFO_V1(query_two_factor_authentication_json);
+
+#define MAX_LABELS 8
+#define PLAN_KEY_MAX 1024
+#define PLAN_CACHE_MAX 256
+#define FETCH_BATCH 1000
+
+/* The SQL types of the inventory fields, resolved once per backend. */
+typedef struct FieldTypes
+{
+	Oid			schema;			/* zstack_tfa's OID when resolved */
+	Oid			type[ZT_FIELD_COUNT];
+	Oid			array_type[ZT_FIELD_COUNT];
+	int16		typlen[ZT_FIELD_COUNT];
+	bool		typbyval[ZT_FIELD_COUNT];
+	char		typalign[ZT_FIELD_COUNT];
+	Oid			label_oid[ZT_FIELD_COUNT][MAX_LABELS];
+} FieldTypes;
+
+/* A query being built: the WHERE clause and its parameters. */
+typedef struct QueryBuild
+{
+	StringInfoData where;
+	char	   *order_by;
+	int			nparams;
+	Oid		   *types;
+	Datum	   *values;
+	bool		mask[ZT_FIELD_COUNT];	/* the fields= filter */
+} QueryBuild;
+
+typedef struct PlanEntry
+{
+	char		key[PLAN_KEY_MAX];
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+/* Receives each result row; values are in zt_fields order. */
+typedef void (*RowSink) (void *arg, Datum *values, bool *nulls);
+
+static FieldTypes field_types;
+static HTAB *plan_cache = NULL;
+static char *select_list = NULL;
+static char *field_names = NULL;
+
+/* Resolve the field types, and forget cached plans if the schema changed. */
+static const FieldTypes *
+GetFieldTypes(void)
+{
+	Oid			schema = zt_schema_oid();
+
+	if (field_types.schema == schema)
+		return &field_types;
+
+	if (plan_cache != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		PlanEntry  *e;
+
+		hash_seq_init(&seq, plan_cache);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			SPI_freeplan(e->plan);
+		hash_destroy(plan_cache);
+		plan_cache = NULL;
+	}
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	{
+		const ZtField *fd = &zt_fields[i];
+		Oid			t;
+
+		switch (fd->kind)
+		{
+			case ZT_KIND_TEXT:
+				t = TEXTOID;
+				break;
+			case ZT_KIND_TIMESTAMP:
+				t = TIMESTAMPTZOID;
+				break;
+			default:
+				t = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum(fd->enum_type),
+									ObjectIdGetDatum(schema));
+				if (!OidIsValid(t))
+					elog(ERROR, "type zstack_tfa.%s is missing", fd->enum_type);
+				for (int j = 0; fd->labels[j] != NULL && j < MAX_LABELS; j++)
+					field_types.label_oid[i][j] =
+						DatumGetObjectId(DirectFunctionCall2(enum_in,
+															 CStringGetDatum(fd->labels[j]),
+															 ObjectIdGetDatum(t)));
+				break;
+		}
+		field_types.type[i] = t;
+		field_types.array_type[i] = get_array_type(t);
+		get_typlenbyvalalign(t, &field_types.typlen[i],
+							 &field_types.typbyval[i], &field_types.typalign[i]);
+	}
+	field_types.schema = schema;
+	return &field_types;
+}
+
+/* Build the fixed texts that derive from the field table, once. */
+static void
+InitFieldTexts(void)
+{
+	StringInfoData sel;
+	StringInfoData names;
+
+	if (select_list != NULL)
+		return;
+	initStringInfo(&sel);
+	initStringInfo(&names);
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	{
+		appendStringInfo(&sel, "%ss.%s", i ? ", " : "", zt_fields[i].column);
+		appendStringInfo(&names, "%s%s", i ? ", " : "", zt_fields[i].api_name);
+	}
+	select_list = MemoryContextStrdup(TopMemoryContext, sel.data);
+	field_names = MemoryContextStrdup(TopMemoryContext, names.data);
+	pfree(sel.data);
+	pfree(names.data);
+}
+
+/* Return a kept plan for this SQL shape, preparing it on first use. */
+static SPIPlanPtr
+GetPlan(const char *sql, int nparams, Oid *types)
+{
+	PlanEntry  *e;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (strlen(sql) >= PLAN_KEY_MAX)
+	{
+		/* a very long query is rare: plan it for this call only */
+		plan = SPI_prepare(sql, nparams, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		return plan;
+	}
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PLAN_KEY_MAX;
+		ctl.entrysize = sizeof(PlanEntry);
+		plan_cache = hash_create("zstack_tfa plans", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS);
+	}
+	e = hash_search(plan_cache, sql, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->plan;
+	plan = NULL;
+	zt_keep_plan(&plan, sql, nparams, types);
+	if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+		return plan;			/* cache full: the plan stays kept but unshared */
+	e = hash_search(plan_cache, sql, HASH_ENTER, &found);
+	e->plan = plan;
+	return plan;
+}
+
+static int
+AddParam(QueryBuild *q, Oid type, Datum value)
+{
+	q->types[q->nparams] = type;
+	q->values[q->nparams] = value;
+	return ++q->nparams;
+}
+
+/*
+ * Parse a timestamp condition value: epoch milliseconds (what ZStack's Java
+ * clients send) or any finite PostgreSQL timestamptz literal, including
+ * ZStack's own "Nov 28, 2026 3:04:05 PM".  Never raises.
+ */
+static bool
+ParseTimestamp(const char *s, size_t len, TimestampTz *out)
+{
+	char		str[MAXDATELEN + 1];
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			tz;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			ms_sign = 1;
+	size_t		i = 0;
+
+	if (len == 0 || len > MAXDATELEN)
+		return false;
+	if (s[0] == '-')
+	{
+		ms_sign = -1;
+		i = 1;
+	}
+	if (i < len && len - i <= 15 && strspn(s + i, "0123456789") >= len - i)
+	{
+		int64		ms = 0;
+
+		for (; i < len; i++)
+			ms = ms * 10 + (s[i] - '0');
+		*out = ms_sign * ms * 1000 -
+			(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+		return true;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 ||
+		dtype != DTK_DATE ||
+		tm2timestamp(&tm, fsec, &tz, out) != 0)
+		return false;
+	return !TIMESTAMP_NOT_FINITE(*out);
+}
+
+/* Convert one condition value to the field's SQL type. */
+static bool
+ConvertValue(int fi, const FieldTypes *ft, const char *s, size_t len,
+			 Datum *out, ZtFailure *f)
+{
+	const ZtField *fd = &zt_fields[fi];
+
+	switch (fd->kind)
+	{
+		case ZT_KIND_TEXT:
+			*out = PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+			return true;
+		case ZT_KIND_TIMESTAMP:
+			{
+				TimestampTz ts;
+
+				if (!ParseTimestamp(s, len, &ts))
+					return zt_fail(f, ZT_ERR_SYS_1007,
+								   "invalid value for field %s: expected a timestamp (epoch milliseconds or a date such as 2026-11-28 15:04:05)",
+								   fd->api_name);
+				*out = TimestampTzGetDatum(ts);
+				return true;
+			}
+		case ZT_KIND_ENUM:
+			{
+				StringInfoData valid;
+
+				for (int j = 0; fd->labels[j] != NULL; j++)
+				{
+					if (strlen(fd->labels[j]) == len &&
+						memcmp(fd->labels[j], s, len) == 0)
+					{
+						*out = ObjectIdGetDatum(ft->label_oid[fi][j]);
+						return true;
+					}
+				}
+				initStringInfo(&valid);
+				for (int j = 0; fd->labels[j] != NULL; j++)
+					appendStringInfo(&valid, "%s%s", j ? ", " : "", fd->labels[j]);
+				return zt_fail(f, ZT_ERR_SYS_1007,
+							   "invalid value for field %s; valid values are %s",
+							   fd->api_name, valid.data);
+			}
+	}
+	return false;
+}
+
+/* Append one typed condition to the WHERE clause. */
+static bool
+AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
+			 ZtFailure *f)
+{
+	static const char *const sql_ops[] = {
+		[ZT_OP_NE] = "<>",[ZT_OP_GE] = ">=",[ZT_OP_LE] = "<=",
+		[ZT_OP_EQ] = "=",[ZT_OP_GT] = ">",[ZT_OP_LT] = "<",
+	};
+	int			fi = zt_field_lookup(c->name, c->name_len);
+	const ZtField *fd;
+	Datum		v;
+
+	if (fi < 0)
+		return zt_fail(f, ZT_ERR_SYS_1007,
+					   "unknown field '%s' in a query condition; valid fields are %s",
+					   zt_clip(c->name, c->name_len, 64), field_names);
+	fd = &zt_fields[fi];
+	appendStringInfo(&q->where, " AND s.%s", fd->column);
+
+	switch (c->op)
+	{
+		case ZT_OP_IS_NULL:
+			appendStringInfoString(&q->where, " IS NULL");
+			return true;
+		case ZT_OP_NOT_NULL:
+			appendStringInfoString(&q->where, " IS NOT NULL");
+			return true;
+		case ZT_OP_LIKE:
+		case ZT_OP_NOT_LIKE:
+			if (fd->kind == ZT_KIND_TIMESTAMP)
+				return zt_fail(f, ZT_ERR_SYS_1007,
+							   "operator %s cannot be used with field %s, which is a timestamp",
+							   zt_operator_tokens[c->op], fd->api_name);
+			appendStringInfo(&q->where, "%s %s $%d",
+							 fd->kind == ZT_KIND_ENUM ? "::text" : "",
+							 c->op == ZT_OP_LIKE ? "LIKE" : "NOT LIKE",
+							 AddParam(q, TEXTOID,
+									  PointerGetDatum(cstring_to_text_with_len(c->value, (int) c->value_len))));
+			return true;
+		case ZT_OP_IN:
+		case ZT_OP_NOT_IN:
+			{
+				const char *pos = c->value;
+				const char *end = c->value + c->value_len;
+				const char *item;
+				size_t		item_len;
+				int			n = 0;
+				int			cap = 8;
+				Datum	   *elems = palloc(cap * sizeof(Datum));
+				ArrayType  *arr;
+
+				while (zt_next_list_item(&pos, end, &item, &item_len))
+				{
+					if (n == cap)
+					{
+						cap *= 2;
+						elems = repalloc(elems, cap * sizeof(Datum));
+					}
+					if (!ConvertValue(fi, ft, item, item_len, &elems[n++], f))
+						return false;
+				}
+				arr = construct_array(elems, n, ft->type[fi], ft->typlen[fi],
+									  ft->typbyval[fi], ft->typalign[fi]);
+				appendStringInfo(&q->where, c->op == ZT_OP_IN ? " = ANY($%d)" : " <> ALL($%d)",
+								 AddParam(q, ft->array_type[fi], PointerGetDatum(arr)));
+				return true;
+			}
+		default:
+			if (!ConvertValue(fi, ft, c->value, c->value_len, &v, f))
+				return false;
+			appendStringInfo(&q->where, " %s $%d", sql_ops[c->op],
+							 AddParam(q, ft->type[fi], v));
+			return true;
+	}
+}
+
+/*
+ * Validate a request and build its query: syntax first (the REST layer's
+ * 400s), then the session, then everything that needs a field's type.
+ * Runs inside an SPI connection.
+ */
+static bool
+BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
+{
+	const FieldTypes *ft;
+	ZtCondition *conds;
+	ZtCaller	caller;
+	int			sort_field;
+	bool		descending;
+
+	InitFieldTexts();
+	if (req->ncond > ZT_MAX_CONDITIONS)
+		return zt_fail(f, ZT_ERR_SYS_1007, "too many query conditions: %d (at most %d)",
+					   req->ncond, ZT_MAX_CONDITIONS);
+	conds = palloc(sizeof(ZtCondition) * (req->ncond + 1));
+	for (int i = 0; i < req->ncond; i++)
+	{
+		if (!zt_parse_condition(req->cond[i], req->cond_len[i], &conds[i]))
+		{
+			zt_fail(f, ZT_ERR_SYS_1007,
+					"invalid query condition '%s': no operator found; valid operators are " ZT_VALID_OPERATORS,
+					zt_clip(req->cond[i], req->cond_len[i], 200));
+			f->bad_request = true;
+			return false;
+		}
+	}
+
+	if (!zt_authenticate(req->session_uuid, req->session_len, &caller, f))
+		return false;
+
+	ft = GetFieldTypes();
+	initStringInfo(&q->where);
+	q->nparams = 0;
+	/* one parameter per condition, plus owner, limit and offset */
+	q->types = palloc(sizeof(Oid) * (req->ncond + 3));
+	q->values = palloc(sizeof(Datum) * (req->ncond + 3));
+
+	if (caller.is_iam2)
+		appendStringInfo(&q->where, " AND s.user_uuid = $%d",
+						 AddParam(q, TEXTOID, CStringGetTextDatum(caller.user_uuid)));
+	else if (!caller.is_admin)
+		appendStringInfo(&q->where, " AND s.account_uuid = $%d",
+						 AddParam(q, TEXTOID, CStringGetTextDatum(caller.account_uuid)));
+
+	for (int i = 0; i < req->ncond; i++)
+		if (!AddCondition(q, ft, &conds[i], f))
+			return false;
+
+	if (req->limit < 0)
+		return zt_fail(f, ZT_ERR_SYS_1007, "limit must not be negative");
+	if (req->start < 0)
+		return zt_fail(f, ZT_ERR_SYS_1007, "start must not be negative");
+
+	q->order_by = "";
+	if (req->sort != NULL)
+	{
+		switch (zt_parse_sort(req->sort, req->sort_len, &sort_field, &descending))
+		{
+			case ZT_SORT_UNKNOWN_FIELD:
+				return zt_fail(f, ZT_ERR_SYS_1007,
+							   "unknown field '%s' in sort; valid fields are %s",
+							   zt_clip(req->sort, req->sort_len, 64), field_names);
+			case ZT_SORT_OK:
+				/* uuid breaks ties, so that paging through equal dates is stable */
+				q->order_by = sort_field == 0
+					? psprintf(" ORDER BY s.uuid %s", descending ? "DESC" : "ASC")
+					: psprintf(" ORDER BY s.%s %s, s.uuid %s", zt_fields[sort_field].column,
+							   descending ? "DESC" : "ASC", descending ? "DESC" : "ASC");
+				break;
+			case ZT_SORT_NONE:
+				break;
+		}
+	}
+
+	memset(q->mask, req->nfields > 0 ? 0 : 1, sizeof(q->mask));
+	for (int i = 0; i < req->nfields; i++)
+	{
+		const char *name = req->fields[i];
+		size_t		len = req->fields_len[i];
+		int			fi;
+
+		zt_trim(&name, &len);
+		if (len == 0)
+			continue;
+		fi = zt_field_lookup(name, len);
+		if (fi < 0)
+			return zt_fail(f, ZT_ERR_SYS_1007,
+						   "unknown field '%s' in fields; valid fields are %s",
+						   zt_clip(name, len, 64), field_names);
+		q->mask[fi] = true;
+	}
+	if (memchr(q->mask, true, sizeof(q->mask)) == NULL)
+		memset(q->mask, true, sizeof(q->mask));	/* "fields=" alone: all */
+	return true;
+}
+
+/* Count the rows the conditions select (count=true, replyWithCount). */
+static int64
+RunCount(QueryBuild *q)
+{
+	char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM zstack_tfa.secret s WHERE true%s",
+							   q->where.data);
+	bool		isnull;
+	int64		total;
+
+	if (SPI_execute_plan(GetPlan(sql, q->nparams, q->types), q->values, NULL,
+						 true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "count query failed");
+	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return total;
+}
+
+static void
+SinkTuples(SPITupleTable *tt, uint64 n, RowSink sink, void *arg)
+{
+	Datum		values[ZT_FIELD_COUNT];
+	bool		nulls[ZT_FIELD_COUNT];
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		heap_deform_tuple(tt->vals[i], tt->tupdesc, values, nulls);
+		sink(arg, values, nulls);
+	}
+}
+
+/*
+ * Run the page query and hand each row to sink.  Small pages run in one go;
+ * large ones through a cursor, so a 100,000-row page never holds more than
+ * one batch of SPI tuples at a time.
+ */
+static void
+RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+
+	sql = psprintf("SELECT %s FROM zstack_tfa.secret s WHERE true%s%s LIMIT $%d OFFSET $%d",
+				   select_list, q->where.data, q->order_by,
+				   q->nparams + 1, q->nparams + 2);
+	AddParam(q, INT8OID, Int64GetDatum(limit));
+	AddParam(q, INT8OID, Int64GetDatum(start));
+	plan = GetPlan(sql, q->nparams, q->types);
+
+	if (limit <= FETCH_BATCH)
+	{
+		if (SPI_execute_plan(plan, q->values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "secret query failed");
+		SinkTuples(SPI_tuptable, SPI_processed, sink, arg);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	else
+	{
+		Portal		portal = SPI_cursor_open(NULL, plan, q->values, NULL, true);
+
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			SPI_cursor_fetch(portal, true, FETCH_BATCH);
+			if (SPI_processed == 0)
+				break;
+			SinkTuples(SPI_tuptable, SPI_processed, sink, arg);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
+	}
+	q->nparams -= 2;
+}
+
+typedef struct JsonSink
+{
+	StringInfo	out;
+	bool		first_row;
+	const bool *mask;
+	const FieldTypes *ft;
+} JsonSink;
+
+/* Write one inventory object; null members are left out (SPEC §1). */
+static void
+JsonRow(void *arg, Datum *values, bool *nulls)
+{
+	JsonSink   *js = (JsonSink *) arg;
+	StringInfo	out = js->out;
+	bool		first = true;
+
+	if (!js->first_row)
+		appendStringInfoCharMacro(out, ',');
+	js->first_row = false;
+	appendStringInfoCharMacro(out, '{');
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	{
+		const ZtField *fd = &zt_fields[i];
+
+		if (!js->mask[i] || nulls[i])
+			continue;
+		zt_json_key(out, fd->api_name, &first);
+		switch (fd->kind)
+		{
+			case ZT_KIND_TEXT:
+				{
+					text	   *t = DatumGetTextPP(values[i]);
+
+					zt_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					break;
+				}
+			case ZT_KIND_TIMESTAMP:
+				zt_json_date(out, DatumGetTimestampTz(values[i]));
+				break;
+			case ZT_KIND_ENUM:
+				{
+					Oid			label = DatumGetObjectId(values[i]);
+					const char *name = NULL;
+
+					for (int j = 0; fd->labels[j] != NULL; j++)
+						if (js->ft->label_oid[i][j] == label)
+							name = fd->labels[j];
+					if (name == NULL)	/* a label added to the type by hand */
+						name = DatumGetCString(DirectFunctionCall1(enum_out, values[i]));
+					zt_json_cstring(out, name);
+					break;
+				}
+		}
+	}
+	appendStringInfoCharMacro(out, '}');
+}
+
+/*
+ * Build the JSON reply body of a query into out.  Returns false with the
+ * failure filled in (out is then left empty) for every API-level error.
+ */
+bool
+zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
+{
+	QueryBuild	q;
+	JsonSink	js;
+
+	SPI_connect();
+	if (!BuildQuery(req, &q, f))
+	{
+		SPI_finish();
+		resetStringInfo(out);
+		return false;
+	}
+	if (req->count)
+		appendStringInfo(out, "{\"total\":" INT64_FORMAT "}", RunCount(&q));
+	else
+	{
+		js.out = out;
+		js.first_row = true;
+		js.mask = q.mask;
+		js.ft = &field_types;
+		appendStringInfoString(out, "{\"inventories\":[");
+		RunRows(&q, req->limit, req->start, JsonRow, &js);
+		appendStringInfoChar(out, ']');
+		if (req->reply_with_count)
+			appendStringInfo(out, ",\"total\":" INT64_FORMAT, RunCount(&q));
+		appendStringInfoChar(out, '}');
+	}
+	SPI_finish();
+	return true;
+}
+
+/* Unpack a text[] argument into spans; NULL elements are misuse. */
+static int
+TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			 const char ***items, size_t **lens)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		return 0;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	*items = palloc(sizeof(char *) * (n + 1));
+	*lens = palloc(sizeof(size_t) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t;
+
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL elements", argname)));
+		t = DatumGetTextPP(elems[i]);
+		(*items)[i] = VARDATA_ANY(t);
+		(*lens)[i] = VARSIZE_ANY_EXHDR(t);
+	}
+	return n;
+}
+
+/*
+ * Read the SQL arguments shared by both query functions.  NULL for an
+ * optional argument means its default; a NULL session is misuse.
+ */
+static void
+RequestFromArgs(FunctionCallInfo fcinfo, ZtQueryRequest *req, bool json)
+{
+	text	   *t;
+
+	memset(req, 0, sizeof(*req));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("session_uuid must not be NULL")));
+	t = PG_GETARG_TEXT_PP(0);
+	req->session_uuid = VARDATA_ANY(t);
+	req->session_len = VARSIZE_ANY_EXHDR(t);
+	req->ncond = TextArrayArg(fcinfo, 1, "conditions", &req->cond, &req->cond_len);
+	req->limit = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
+	req->start = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	if (!PG_ARGISNULL(4))
+	{
+		t = PG_GETARG_TEXT_PP(4);
+		req->sort = VARDATA_ANY(t);
+		req->sort_len = VARSIZE_ANY_EXHDR(t);
+	}
+	if (json)
+	{
+		req->nfields = TextArrayArg(fcinfo, 5, "fields", &req->fields, &req->fields_len);
+		req->count = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+		req->reply_with_count = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
+	}
+}
+
+typedef struct TupleSink
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} TupleSink;
+
+static void
+TupleRow(void *arg, Datum *values, bool *nulls)
+{
+	TupleSink  *ts = (TupleSink *) arg;
+
+	tuplestore_putvalues(ts->store, ts->desc, values, nulls);
+}
+
+/*
+ * query_two_factor_authentication(session_uuid, conditions, limit, start,
+ * sort): the secrets the session may see, as rows.  API errors are raised
+ * with the ZStack code first in the message.
+ */
+Datum
+query_two_factor_authentication(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ZtQueryRequest req;
+	QueryBuild	q;
+	ZtFailure	f;
+	TupleSink	ts;
+
+	RequestFromArgs(fcinfo, &req, false);
+	InitMaterializedSRF(fcinfo, 0);
+	ts.store = rsinfo->setResult;
+	ts.desc = rsinfo->setDesc;
+
+	SPI_connect();
+	if (!BuildQuery(&req, &q, &f))
+	{
+		SPI_finish();
+		zt_raise(&f);
+	}
+	RunRows(&q, req.limit, req.start, TupleRow, &ts);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * query_two_factor_authentication_json(...): ZStack's exact reply body,
+ * success or error envelope.  API errors are returned, not raised.
+ */
+Datum
+query_two_factor_authentication_json(PG_FUNCTION_ARGS)
+{
+	ZtQueryRequest req;
+	ZtFailure	f;
+	StringInfoData out;
+
+	RequestFromArgs(fcinfo, &req, true);
+	initStringInfo(&out);
+	if (!zt_query_json(&req, &out, &f))
+		zt_error_envelope(&out, &f);
+	PG_RETURN_DATUM(zt_json_result(&out));
+}

@@ -1,0 +1,190 @@
+/*
+ * reply.c
+ *		The JSON writer: strings, ZStack dates, error envelopes, and the
+ *		raising of failures as PostgreSQL errors.
+ */
+#include "zstack_tfa.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+
+/* Record a failure; returns false so callers can "return zt_fail(...)". */
+bool
+zt_fail(ZtFailure *f, ZtErrorCode code, const char *fmt,...)
+{
+	va_list		args;
+
+	f->code = code;
+	f->bad_request = false;
+	va_start(args, fmt);
+	vsnprintf(f->details, sizeof(f->details), fmt, args);
+	va_end(args);
+	/* vsnprintf may have cut a multibyte character in half */
+	f->details[pg_mbcliplen(f->details, strlen(f->details),
+							sizeof(f->details) - 1)] = '\0';
+	return false;
+}
+
+/*
+ * Copy at most max bytes of caller text for a message, cut at a character
+ * boundary, with "..." when cut, so a 1 MB condition does not make a 1 MB
+ * error.
+ */
+char *
+zt_clip(const char *s, size_t len, size_t max)
+{
+	int			keep;
+	char	   *out;
+
+	if (len <= max)
+		return pnstrdup(s, len);
+	keep = pg_mbcliplen(s, (int) len, (int) max);
+	out = palloc(keep + 4);
+	memcpy(out, s, keep);
+	memcpy(out + keep, "...", 4);
+	return out;
+}
+
+/* Raise a failure as the PostgreSQL error of SPEC §2: code first, SQLSTATE. */
+void
+zt_raise(const ZtFailure *f)
+{
+	const ZtErrorDef *def = &zt_errors[f->code];
+	const char *s = def->sqlstate;
+
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])),
+			 errmsg("%s: %s", def->code, def->description),
+			 f->details[0] ? errdetail("%s", f->details) : 0));
+	pg_unreachable();
+}
+
+/* Append s[0..len) as a JSON string literal. */
+void
+zt_json_string(StringInfo buf, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	enlargeStringInfo(buf, (int) len + 2);
+	appendStringInfoCharMacro(buf, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		switch (c)
+		{
+			case '"':
+				appendBinaryStringInfo(buf, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(buf, "\\\\", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(buf, "\\n", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(buf, "\\r", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(buf, "\\t", 2);
+				break;
+			case '\b':
+				appendBinaryStringInfo(buf, "\\b", 2);
+				break;
+			case '\f':
+				appendBinaryStringInfo(buf, "\\f", 2);
+				break;
+			default:
+				if (c < 0x20)
+				{
+					char		esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+					appendBinaryStringInfo(buf, esc, 6);
+				}
+				else
+					appendStringInfoCharMacro(buf, (char) c);
+		}
+	}
+	appendStringInfoCharMacro(buf, '"');
+}
+
+void
+zt_json_cstring(StringInfo buf, const char *s)
+{
+	zt_json_string(buf, s, strlen(s));
+}
+
+/* Append "key": with the comma that a member after the first needs. */
+void
+zt_json_key(StringInfo buf, const char *key, bool *first)
+{
+	if (!*first)
+		appendStringInfoCharMacro(buf, ',');
+	*first = false;
+	zt_json_cstring(buf, key);
+	appendStringInfoCharMacro(buf, ':');
+}
+
+/* Append a timestamp as a JSON string in the session's TimeZone. */
+void
+zt_json_date(StringInfo buf, TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	ZtDateParts parts;
+	char		out[ZT_DATE_BUFSIZE];
+	size_t		n = 0;
+
+	if (!TIMESTAMP_NOT_FINITE(ts) &&
+		timestamp2tm(ts, &tz, &tm, &fsec, NULL, NULL) == 0)
+	{
+		parts.year = tm.tm_year;
+		parts.month = tm.tm_mon;
+		parts.day = tm.tm_mday;
+		parts.hour = tm.tm_hour;
+		parts.minute = tm.tm_min;
+		parts.second = tm.tm_sec;
+		parts.utc_offset = -tz;
+		n = zt_format_date(out, sizeof(out), (ZtDateStyle) zt_date_style,
+						   &parts);
+	}
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a ZStack date")));
+	appendStringInfoCharMacro(buf, '"');
+	appendBinaryStringInfo(buf, out, (int) n);
+	appendStringInfoCharMacro(buf, '"');
+}
+
+/*
+ * Append ZStack's error envelope.  Null members (elaboration, opaque,
+ * cause, and details when empty) are left out, as ZStack's Gson does.
+ */
+void
+zt_error_envelope(StringInfo buf, const ZtFailure *f)
+{
+	const ZtErrorDef *def = &zt_errors[f->code];
+	bool		first = true;
+
+	appendStringInfoString(buf, "{\"error\":{");
+	zt_json_key(buf, "code", &first);
+	zt_json_cstring(buf, def->code);
+	zt_json_key(buf, "description", &first);
+	zt_json_cstring(buf, def->description);
+	if (f->details[0])
+	{
+		zt_json_key(buf, "details", &first);
+		zt_json_cstring(buf, f->details);
+	}
+	appendStringInfoString(buf, "}}");
+}
+
+/* Turn a finished buffer into the json Datum a function returns. */
+Datum
+zt_json_result(StringInfo buf)
+{
+	return PointerGetDatum(cstring_to_text_with_len(buf->data, buf->len));
+}

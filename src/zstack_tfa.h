@@ -1,0 +1,89 @@
+/*
+ * zstack_tfa.h
+ *		Declarations shared by the backend parts of zstack_tfa.
+ */
+#ifndef ZSTACK_TFA_H
+#define ZSTACK_TFA_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "parse.h"
+
+/* Settings (zstack_tfa.c). */
+extern int	zt_session_timeout;
+extern int	zt_date_style;
+extern int	zt_max_failed_attempts;
+extern int	zt_lockout_seconds;
+
+/*
+ * An API-level failure: a catalogue code plus details for the caller.
+ * bad_request marks the failures the REST layer answers with HTTP 400 text
+ * instead of an envelope (a condition without an operator).  details lives
+ * inside the struct so it survives SPI_finish.
+ */
+typedef struct ZtFailure
+{
+	ZtErrorCode code;
+	bool		bad_request;
+	char		details[1024];
+} ZtFailure;
+
+extern bool zt_fail(ZtFailure *f, ZtErrorCode code, const char *fmt,...) pg_attribute_printf(3, 4);
+extern void zt_raise(const ZtFailure *f) pg_attribute_noreturn();
+extern char *zt_clip(const char *s, size_t len, size_t max);
+
+/* reply.c: the JSON writer. */
+extern void zt_json_string(StringInfo buf, const char *s, size_t len);
+extern void zt_json_cstring(StringInfo buf, const char *s);
+extern void zt_json_key(StringInfo buf, const char *key, bool *first);
+extern void zt_json_date(StringInfo buf, TimestampTz ts);
+extern void zt_error_envelope(StringInfo buf, const ZtFailure *f);
+extern Datum zt_json_result(StringInfo buf);
+
+/* session.c: who is calling. */
+typedef struct ZtCaller
+{
+	char		account_uuid[33];
+	char		user_uuid[33];
+	bool		is_admin;		/* SystemAdmin account: sees everything */
+	bool		is_iam2;		/* an IAM2 user's session: sees its own only */
+} ZtCaller;
+
+extern bool zt_read_only(void);
+extern bool zt_authenticate(const char *uuid, size_t len, ZtCaller *caller,
+							ZtFailure *f);
+extern void zt_new_uuid(char *out);
+extern Oid	zt_schema_oid(void);
+extern SPIPlanPtr zt_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs,
+							   Oid *argtypes);
+
+/* query.c: the query API, also called by the REST layer. */
+typedef struct ZtQueryRequest
+{
+	const char *session_uuid;
+	size_t		session_len;
+	int			ncond;
+	const char **cond;
+	size_t	   *cond_len;
+	int			limit;
+	int			start;
+	const char *sort;			/* NULL: no sort */
+	size_t		sort_len;
+	int			nfields;		/* 0: every field */
+	const char **fields;
+	size_t	   *fields_len;
+	bool		count;
+	bool		reply_with_count;
+} ZtQueryRequest;
+
+#define ZT_MAX_CONDITIONS 1000
+
+extern bool zt_query_json(const ZtQueryRequest *req, StringInfo out,
+						  ZtFailure *f);
+
+#endif							/* ZSTACK_TFA_H */

@@ -1,0 +1,176 @@
+/*
+ * test_parse.c
+ *		Unit tests of the backend-free parsers and the date writer, without a
+ *		server.  Prints TAP ("ok N - ...") for scripts/test.sh to count.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "parse.h"
+
+static int	n_tests = 0;
+static int	n_failed = 0;
+
+static void
+check(int ok, const char *what)
+{
+	n_tests++;
+	if (!ok)
+		n_failed++;
+	printf("%s %d - %s\n", ok ? "ok" : "not ok", n_tests, what);
+}
+
+static int
+span_is(const char *s, size_t len, const char *want)
+{
+	return want == NULL ? s == NULL : (s != NULL && strlen(want) == len && memcmp(s, want, len) == 0);
+}
+
+/* Parse q and compare with the expected name, operator and value. */
+static void
+cond(const char *q, const char *name, ZtOperator op, const char *value)
+{
+	ZtCondition c;
+	char		what[256];
+	int			ok = zt_parse_condition(q, strlen(q), &c);
+
+	snprintf(what, sizeof(what), "condition '%s'", q);
+	check(ok && span_is(c.name, c.name_len, name) && c.op == op &&
+		  span_is(c.value, c.value_len, value), what);
+}
+
+static void
+no_cond(const char *q)
+{
+	ZtCondition c;
+	char		what[256];
+
+	snprintf(what, sizeof(what), "no operator in '%s'", q);
+	check(!zt_parse_condition(q, strlen(q), &c), what);
+}
+
+static void
+date(ZtDateStyle style, int y, int mo, int d, int h, int mi, int s, int off,
+	 const char *want)
+{
+	ZtDateParts p = {y, mo, d, h, mi, s, off};
+	char		buf[ZT_DATE_BUFSIZE];
+	char		what[128];
+	size_t		n = zt_format_date(buf, sizeof(buf), style, &p);
+
+	snprintf(what, sizeof(what), "date %s", want);
+	check(n == strlen(want) && memcmp(buf, want, n) == 0, what);
+}
+
+int
+main(void)
+{
+	int			field;
+	bool		desc;
+	int			v;
+
+	/* every operator, and ZStack's scan order */
+	cond("uuid=abc", "uuid", ZT_OP_EQ, "abc");
+	cond("uuid!=abc", "uuid", ZT_OP_NE, "abc");
+	cond("createDate>=1", "createDate", ZT_OP_GE, "1");
+	cond("createDate<=1", "createDate", ZT_OP_LE, "1");
+	cond("createDate>1", "createDate", ZT_OP_GT, "1");
+	cond("createDate<1", "createDate", ZT_OP_LT, "1");
+	cond("uuid?=a,b", "uuid", ZT_OP_IN, "a,b");
+	cond("uuid!?=a,b", "uuid", ZT_OP_NOT_IN, "a,b");
+	cond("secret~=AB%", "secret", ZT_OP_LIKE, "AB%");
+	cond("secret!~=AB%", "secret", ZT_OP_NOT_LIKE, "AB%");
+	cond("uuid is null", "uuid", ZT_OP_IS_NULL, NULL);
+	cond("uuid not null", "uuid", ZT_OP_NOT_NULL, NULL);
+	cond("uuid=null", "uuid", ZT_OP_IS_NULL, NULL);
+	cond("uuid!=null", "uuid", ZT_OP_NOT_NULL, NULL);
+	cond("uuid=NULL", "uuid", ZT_OP_EQ, "NULL");
+	cond("  status = Logined ", "status", ZT_OP_EQ, " Logined ");
+	cond("uuid=", "uuid", ZT_OP_EQ, "");
+	cond("=x", "", ZT_OP_EQ, "x");
+	/* the first operator in scan order wins, wherever it stands */
+	cond("a=b!=c", "a=b", ZT_OP_NE, "c");
+	cond("a<b>=c", "a<b", ZT_OP_GE, "c");
+	cond("a~=b=c", "a", ZT_OP_LIKE, "b=c");
+	cond("a=b=c", "a", ZT_OP_EQ, "b=c");
+	cond("a?=b~=c", "a?=b", ZT_OP_LIKE, "c");
+	cond("uuid is null  ", "uuid", ZT_OP_IS_NULL, NULL);
+	no_cond("uuid");
+	no_cond("");
+	no_cond("is null");
+	no_cond("uuidis null");
+	no_cond("uuid is nul");
+
+	/* sort */
+	check(zt_parse_sort("+createDate", 11, &field, &desc) == ZT_SORT_OK && field == 4 && !desc, "sort +createDate");
+	check(zt_parse_sort("-status", 7, &field, &desc) == ZT_SORT_OK && field == 6 && desc, "sort -status");
+	check(zt_parse_sort("uuid", 4, &field, &desc) == ZT_SORT_OK && field == 0 && !desc, "sort uuid");
+	check(zt_parse_sort(" lastOpDate", 11, &field, &desc) == ZT_SORT_OK && field == 5 && !desc, "sort with an unencoded +");
+	check(zt_parse_sort("", 0, &field, &desc) == ZT_SORT_NONE, "empty sort");
+	check(zt_parse_sort("-", 1, &field, &desc) == ZT_SORT_UNKNOWN_FIELD, "sort '-'");
+	check(zt_parse_sort("+name", 5, &field, &desc) == ZT_SORT_UNKNOWN_FIELD, "sort unknown field");
+
+	/* list splitting */
+	{
+		const char *s = "a,,b";
+		const char *pos = s,
+				   *item;
+		size_t		len;
+		int			n = 0;
+		int			ok = 1;
+		const char *want[] = {"a", "", "b"};
+
+		while (zt_next_list_item(&pos, s + 4, &item, &len))
+			ok = ok && n < 3 && span_is(item, len, want[n++]);
+		check(ok && n == 3, "list a,,b has three items");
+		pos = s;
+		check(zt_next_list_item(&pos, s, &item, &len) && len == 0 &&
+			  !zt_next_list_item(&pos, s, &item, &len), "empty list has one empty item");
+	}
+
+	/* booleans, integers, uuids */
+	check(zt_parse_bool("true", 4) && zt_parse_bool("TRUE", 4) && zt_parse_bool("tRuE", 4), "true in any case");
+	check(!zt_parse_bool("1", 1) && !zt_parse_bool("yes", 3) && !zt_parse_bool("true ", 5), "only true is true");
+	check(zt_parse_int("42", 2, &v) && v == 42, "int 42");
+	check(zt_parse_int("-7", 2, &v) && v == -7, "int -7");
+	check(zt_parse_int("2147483647", 10, &v) && v == 2147483647, "int max");
+	check(zt_parse_int("-2147483648", 11, &v) && v == -2147483647 - 1, "int min");
+	check(!zt_parse_int("2147483648", 10, &v), "int overflow");
+	check(!zt_parse_int("99999999999999999999999", 23, &v), "int huge");
+	check(!zt_parse_int("", 0, &v) && !zt_parse_int("-", 1, &v) && !zt_parse_int("1a", 2, &v) && !zt_parse_int(" 1", 2, &v), "not ints");
+	check(zt_is_uuid("36c27e8ff05c4780bf6d2fa65700f22e", 32), "admin uuid is a uuid");
+	check(!zt_is_uuid("36C27E8FF05C4780BF6D2FA65700F22E", 32), "upper case is not a uuid");
+	check(!zt_is_uuid("36c27e8f-f05c-4780-bf6d-2fa65700f22e", 36), "dashed is not a uuid");
+	check(!zt_is_uuid("36c27e8ff05c4780bf6d2fa65700f22", 31), "short is not a uuid");
+
+	/* fields */
+	check(zt_field_lookup("userUuid", 8) == 2 && zt_field_lookup("useruuid", 8) == -1, "field names are case-sensitive");
+	check(strcmp(zt_fields[ZT_FIELD_COUNT - 1].api_name, "status") == 0, "status is the last key");
+
+	/* dates: Java's default format and ISO 8601 */
+	date(ZT_DATE_ZSTACK, 2022, 8, 3, 16, 31, 36, 0, "Aug 3, 2022 4:31:36 PM");
+	date(ZT_DATE_ZSTACK, 2026, 11, 28, 0, 4, 5, 0, "Nov 28, 2026 12:04:05 AM");
+	date(ZT_DATE_ZSTACK, 2026, 11, 28, 12, 0, 0, 0, "Nov 28, 2026 12:00:00 PM");
+	date(ZT_DATE_ZSTACK, 2026, 1, 9, 11, 59, 59, 0, "Jan 9, 2026 11:59:59 AM");
+	date(ZT_DATE_ZSTACK, 999, 12, 31, 23, 0, 0, 0, "Dec 31, 0999 11:00:00 PM");
+	date(ZT_DATE_ISO8601, 2026, 11, 28, 15, 4, 5, 3600, "2026-11-28T15:04:05+01:00");
+	date(ZT_DATE_ISO8601, 2026, 11, 28, 15, 4, 5, -12600, "2026-11-28T15:04:05-03:30");
+	date(ZT_DATE_ISO8601, 2026, 11, 28, 15, 4, 5, 0, "2026-11-28T15:04:05+00:00");
+	date(ZT_DATE_ISO8601, 1850, 1, 1, 0, 0, 0, 3208, "1850-01-01T00:00:00+00:53:28");
+	{
+		ZtDateParts bad = {2026, 13, 1, 0, 0, 0, 0};
+		char		buf[ZT_DATE_BUFSIZE];
+
+		check(zt_format_date(buf, sizeof(buf), ZT_DATE_ZSTACK, &bad) == 0, "month 13 is refused");
+		check(zt_format_date(buf, 8, ZT_DATE_ZSTACK, &(ZtDateParts) {2026, 1, 1, 0, 0, 0, 0}) == 0, "small buffer is refused");
+	}
+
+	/* every error has a code, a description, a SQLSTATE */
+	for (int i = 0; i < ZT_ERR_COUNT; i++)
+		check(zt_errors[i].code && zt_errors[i].description && strlen(zt_errors[i].sqlstate) == 5,
+			  zt_errors[i].code ? zt_errors[i].code : "missing error");
+
+	printf("1..%d\n", n_tests);
+	return n_failed ? 1 : 0;
+}

@@ -1,0 +1,217 @@
+/* zstack_tfa--1.0.sql: the data model, the query API and the 2FA life cycle */
+
+\echo Use "CREATE EXTENSION zstack_tfa" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Types (SPEC §2).  Labels are ZStack's, case and all.
+-- ---------------------------------------------------------------------------
+CREATE TYPE zstack_tfa.secret_status AS ENUM ('NewCreated', 'Logined');
+CREATE TYPE zstack_tfa.user_type AS ENUM ('AccountVO', 'IAM2VirtualIDVO');
+CREATE TYPE zstack_tfa.account_type AS ENUM ('SystemAdmin', 'Normal', 'ThirdParty');
+
+-- One inventory of QueryTwoFactorAuthentication, in the reply's key order.
+CREATE TYPE zstack_tfa.secret_inventory AS (
+	uuid text,
+	secret text,
+	user_uuid text,
+	user_type zstack_tfa.user_type,
+	create_date timestamptz,
+	last_op_date timestamptz,
+	status zstack_tfa.secret_status
+);
+
+-- ZStack uuids: 32 lower-case hex digits, no dashes.  The C collation keeps
+-- comparisons byte-wise (as ZStack's MySQL does for them) and index-friendly.
+CREATE DOMAIN zstack_tfa.zuuid AS text COLLATE "C"
+	CHECK (VALUE ~ '^[0-9a-f]{32}$');
+
+-- ---------------------------------------------------------------------------
+-- Tables.  No PUBLIC access; the functions below are the way in.
+-- ---------------------------------------------------------------------------
+CREATE TABLE zstack_tfa.account (
+	uuid zstack_tfa.zuuid PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 255),
+	-- PostgreSQL's own SCRAM-SHA-256 verifier (salted PBKDF2); NULL = no
+	-- password login possible
+	password_hash text CHECK (password_hash LIKE 'SCRAM-SHA-256$%'),
+	type zstack_tfa.account_type NOT NULL DEFAULT 'Normal',
+	create_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(create_date)),
+	last_op_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(last_op_date))
+);
+
+-- Users inside an account (ZStack's IAM2 virtual IDs).
+CREATE TABLE zstack_tfa.iam2_virtual_id (
+	uuid zstack_tfa.zuuid PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 255),
+	password_hash text CHECK (password_hash LIKE 'SCRAM-SHA-256$%'),
+	account_uuid zstack_tfa.zuuid NOT NULL
+		REFERENCES zstack_tfa.account (uuid) ON DELETE CASCADE,
+	create_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(create_date)),
+	last_op_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(last_op_date))
+);
+CREATE INDEX iam2_virtual_id_account_uuid_idx
+	ON zstack_tfa.iam2_virtual_id (account_uuid);
+
+CREATE TABLE zstack_tfa.session (
+	uuid zstack_tfa.zuuid PRIMARY KEY,
+	account_uuid zstack_tfa.zuuid NOT NULL
+		REFERENCES zstack_tfa.account (uuid) ON DELETE CASCADE,
+	user_uuid zstack_tfa.zuuid NOT NULL,
+	user_type zstack_tfa.user_type NOT NULL DEFAULT 'AccountVO',
+	expired_date timestamptz NOT NULL,
+	create_date timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX session_account_uuid_idx ON zstack_tfa.session (account_uuid);
+CREATE INDEX session_expired_date_idx ON zstack_tfa.session (expired_date);
+
+CREATE TABLE zstack_tfa.secret (
+	uuid zstack_tfa.zuuid PRIMARY KEY,
+	-- RFC 4648 base32, as generate_secret() makes it
+	secret text COLLATE "C" NOT NULL CHECK (secret ~ '^[A-Z2-7]{16,128}$'),
+	user_uuid zstack_tfa.zuuid NOT NULL,
+	user_type zstack_tfa.user_type NOT NULL,
+	account_uuid zstack_tfa.zuuid NOT NULL
+		REFERENCES zstack_tfa.account (uuid) ON DELETE CASCADE,
+	status zstack_tfa.secret_status NOT NULL DEFAULT 'NewCreated',
+	create_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(create_date)),
+	last_op_date timestamptz NOT NULL DEFAULT now() CHECK (isfinite(last_op_date)),
+	-- replay protection: the newest TOTP time step accepted for this secret
+	last_accepted_step bigint,
+	-- lockout: wrong codes in a row, and until when 2FA logins are refused
+	failed_attempts integer NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+	locked_until timestamptz,
+	last_login_date timestamptz,
+	-- one secret per user (SPEC §2)
+	CONSTRAINT secret_user_uuid_key UNIQUE (user_uuid),
+	-- an account's own secret belongs to that account
+	CHECK (user_type <> 'AccountVO' OR user_uuid = account_uuid)
+);
+-- Every filter a user runs at scale: uuid (primary key), userUuid (unique
+-- above), the owner of a normal account's view, and the admin page.
+CREATE INDEX secret_account_uuid_idx ON zstack_tfa.secret (account_uuid);
+CREATE INDEX secret_status_create_date_idx
+	ON zstack_tfa.secret (status, create_date);
+CREATE INDEX secret_create_date_idx ON zstack_tfa.secret (create_date);
+CREATE INDEX secret_last_op_date_idx ON zstack_tfa.secret (last_op_date);
+
+-- Global settings of the ZStack kind (the 2FA switch); a row exists only once
+-- a value was set, so the table is dumped whole and restores cleanly.
+CREATE TABLE zstack_tfa.global_config (
+	name text PRIMARY KEY,
+	value text NOT NULL
+);
+
+-- The initial admin account (SPEC §1).  It has no password until a DBA sets
+-- one with set_account_password(): a published default password would be a
+-- standing hole in every installation.
+INSERT INTO zstack_tfa.account (uuid, name, password_hash, type)
+VALUES ('36c27e8ff05c4780bf6d2fa65700f22e', 'admin', NULL, 'SystemAdmin');
+
+-- pg_dump keeps the data; the admin row comes from this script, so only the
+-- rows created later are dumped (and admin's password is set again after a
+-- restore, see README "Backups").
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.account',
+	'WHERE uuid <> ''36c27e8ff05c4780bf6d2fa65700f22e''');
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.iam2_virtual_id', '');
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.session', '');
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.secret', '');
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.global_config', '');
+
+-- ---------------------------------------------------------------------------
+-- The query API (SPEC §1, §2), in C.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION zstack_tfa.query_two_factor_authentication(
+	session_uuid text,
+	conditions text[] DEFAULT '{}',
+	"limit" integer DEFAULT 1000,
+	start integer DEFAULT 0,
+	sort text DEFAULT NULL)
+RETURNS SETOF zstack_tfa.secret_inventory
+AS 'MODULE_PATHNAME', 'query_two_factor_authentication'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.query_two_factor_authentication_json(
+	session_uuid text,
+	conditions text[] DEFAULT '{}',
+	"limit" integer DEFAULT 1000,
+	start integer DEFAULT 0,
+	sort text DEFAULT NULL,
+	fields text[] DEFAULT NULL,
+	count boolean DEFAULT false,
+	reply_with_count boolean DEFAULT false)
+RETURNS json
+AS 'MODULE_PATHNAME', 'query_two_factor_authentication_json'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+-- ---------------------------------------------------------------------------
+-- Accounts and sessions.
+-- ---------------------------------------------------------------------------
+
+-- A salted, slow password verifier (SCRAM-SHA-256, 4096 rounds).
+CREATE FUNCTION zstack_tfa.hash_password(password text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'zt_hash_password'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION zstack_tfa.new_uuid()
+RETURNS text
+AS 'MODULE_PATHNAME', 'zt_new_uuid_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION zstack_tfa.log_in_by_account(
+	account_name text,
+	password text,
+	system_tags text[] DEFAULT '{}')
+RETURNS json
+AS 'MODULE_PATHNAME', 'log_in_by_account'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.log_in_by_iam2_virtual_id(
+	name text,
+	password text,
+	system_tags text[] DEFAULT '{}')
+RETURNS json
+AS 'MODULE_PATHNAME', 'log_in_by_iam2_virtual_id'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.log_out(session_uuid text)
+RETURNS void
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp
+AS $$ DELETE FROM zstack_tfa.session WHERE uuid = session_uuid $$;
+
+CREATE FUNCTION zstack_tfa.create_account(
+	name text,
+	password text,
+	type zstack_tfa.account_type DEFAULT 'Normal')
+RETURNS text
+AS 'MODULE_PATHNAME', 'create_account'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.create_iam2_virtual_id(
+	account_name text,
+	name text,
+	password text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'create_iam2_virtual_id'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.set_account_password(name text, password text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'set_account_password'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+-- ---------------------------------------------------------------------------
+-- Privileges: nothing for PUBLIC.  Grant per role as README "Security" shows.
+-- This section stays last, so that it covers every object above.
+-- ---------------------------------------------------------------------------
+REVOKE ALL ON ALL TABLES IN SCHEMA zstack_tfa FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA zstack_tfa FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA zstack_tfa FROM PUBLIC;
