@@ -1,0 +1,50 @@
+-- Sessions are extended by each successful call to now +
+-- zstack_tfa.session_timeout, except in a read-only transaction (PostgREST
+-- GETs, hot standby), where the session is checked but left as it is.
+UPDATE zstack_tfa.session SET expired_date = now() + interval '10 seconds'
+	WHERE uuid = '5e550000000000000000000000000003';
+
+-- read-only: the query works, the expiry does not move
+BEGIN READ ONLY;
+SELECT json_array_length(zstack_tfa.query_two_factor_authentication_json(
+	'5e550000000000000000000000000003')->'inventories') AS rows_read_only;
+SELECT count(*) AS srf_rows_read_only
+	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000003');
+SELECT expired_date < now() + interval '1 minute' AS not_extended
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+-- errors in a read-only transaction are the same envelopes
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000007');
+COMMIT;
+
+SET default_transaction_read_only = on;
+SELECT count(*) AS rows_default_read_only
+	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000003');
+RESET default_transaction_read_only;
+SELECT expired_date < now() + interval '1 minute' AS still_not_extended
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+
+-- read-write: extended to now + the timeout (7200 s by default)
+BEGIN;
+SELECT count(*) FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000003');
+SELECT expired_date = now() + interval '7200 seconds' AS extended_to_timeout
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+COMMIT;
+
+-- the timeout is a setting, and only a superuser may change it
+SET zstack_tfa.session_timeout = '1h';
+BEGIN;
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
+SELECT expired_date = now() + interval '1 hour' AS extended_by_setting
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+COMMIT;
+RESET zstack_tfa.session_timeout;
+SET zstack_tfa.session_timeout = 0;
+SET zstack_tfa.no_such_setting = 1;
+
+-- a failed session check extends nothing, and an expired session stays dead
+INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
+	('5e550000000000000000000000000008', 'a0000000000000000000000000000002',
+	 'a0000000000000000000000000000002', now() - interval '1 second');
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000008', count => true);
+SELECT expired_date < now() AS expired_stays_expired
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000008';

@@ -1,0 +1,61 @@
+-- Sorting and paging: every field sorts both ways, ties are broken by uuid
+-- so pages never overlap, start beyond the end, limit 0, a huge limit, and
+-- pages larger than one internal batch (1,000 rows).
+SET timezone = 'UTC';
+CREATE FUNCTION pg_temp.page(s text, "limit" int DEFAULT 1000, start int DEFAULT 0,
+	conditions text[] DEFAULT '{}') RETURNS text
+LANGUAGE sql AS $$
+	SELECT coalesce(string_agg(right(uuid, 1), ' '), '(none)')
+	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001',
+		conditions, "limit", start, s)
+$$;
+
+SELECT f AS field, pg_temp.page('+' || f) AS ascending, pg_temp.page('-' || f) AS descending,
+	pg_temp.page(f) = pg_temp.page('+' || f) AS plain_is_ascending
+FROM unnest(ARRAY['uuid', 'secret', 'userUuid', 'userType', 'createDate', 'lastOpDate', 'status']) f;
+
+-- paging
+SELECT pg_temp.page('uuid', 2, 0) AS page1, pg_temp.page('uuid', 2, 2) AS page2,
+	pg_temp.page('uuid', 2, 4) AS page3, pg_temp.page('uuid', 2, 6) AS past_end,
+	pg_temp.page('uuid', 0, 0) AS limit_0, pg_temp.page('uuid', 2147483647, 5) AS huge_limit,
+	pg_temp.page('uuid', 10, 2147483647) AS huge_start;
+-- an empty sort is no sort
+SELECT pg_temp.page('', 1000, 0, '{uuid=f0000000000000000000000000000004}') AS empty_sort;
+
+-- 2,500 more secrets (an account with many IAM2 users), with many equal dates
+INSERT INTO zstack_tfa.account (uuid, name, type)
+	VALUES ('a0000000000000000000000000000099', 'bulk', 'Normal');
+INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date)
+SELECT md5('secret' || i), 'JBSWY3DPEHPK3PXP', md5('user' || i), 'IAM2VirtualIDVO',
+	'a0000000000000000000000000000099', CASE WHEN i % 3 = 0 THEN 'Logined' ELSE 'NewCreated' END::zstack_tfa.secret_status,
+	timestamptz '2026-07-01 00:00:00+00' + (i % 10) * interval '1 hour', '2026-07-02 00:00:00+00'
+FROM generate_series(1, 2500) i;
+
+-- pages of 7 sorted by a date with 250 ties each: together they are every
+-- row exactly once, in order
+WITH pages AS (
+	SELECT p, i.* FROM generate_series(0, 2506 / 7) p,
+	zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001', '{}', 7, p * 7, '-createDate') i
+)
+SELECT count(*) AS rows, count(DISTINCT uuid) AS distinct_rows FROM pages;
+-- the same through the JSON function with a page larger than a batch
+SELECT json_array_length(zstack_tfa.query_two_factor_authentication_json(
+	'5e550000000000000000000000000001', '{}', 2400, 100, '+createDate')->'inventories') AS big_page;
+-- order holds across the batch boundary (cursor path of the SRF)
+SELECT bool_and(ok) AS sorted_across_batches FROM (
+	SELECT (create_date, uuid) >= lag((create_date, uuid)) OVER (ORDER BY ord) IS NOT FALSE AS ok
+	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001', '{}', 3000, 0, 'createDate')
+	WITH ORDINALITY AS t(uuid, secret, user_uuid, user_type, create_date, last_op_date, status, ord)) s;
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001',
+	'{status=Logined,userType=IAM2VirtualIDVO}', count => true);
+-- bulk's owner sees its 2,500; alice still sees her 3
+SELECT count(*) AS alice_sees FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000002', "limit" => 100000);
+
+-- the SQL a normal account's uuid lookup runs uses the primary key
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM zstack_tfa.secret s
+	WHERE s.account_uuid = 'a0000000000000000000000000000001' AND s.uuid = 'f0000000000000000000000000000001';
+RESET enable_seqscan;
+
+DELETE FROM zstack_tfa.account WHERE name = 'bulk';
+SELECT count(*) AS secrets_left FROM zstack_tfa.secret;
