@@ -209,6 +209,111 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, zstack_tfa, pg_temp;
 
 -- ---------------------------------------------------------------------------
+-- Two-factor authentication (SPEC §2 TOTP primitives, §3 life cycle).
+-- ---------------------------------------------------------------------------
+
+-- Authentication events for audits and reports.  Only fixed words and uuids
+-- are stored: never a secret, a code, a password or a typed name.
+CREATE TYPE zstack_tfa.auth_event_kind AS ENUM
+	('login', 'get_secret', 'reset_secret', 'enable', 'disable');
+CREATE TABLE zstack_tfa.auth_event (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	kind zstack_tfa.auth_event_kind NOT NULL,
+	outcome text NOT NULL CHECK (outcome IN ('success', 'bad_credentials',
+		'code_required', 'no_secret', 'wrong_code', 'wrong_code_locked', 'locked', 'denied')),
+	error_code text CHECK (error_code ~ '^(ID|SYS)\.[0-9]{4}$'),
+	-- no foreign keys: events outlive the accounts they speak of
+	account_uuid zstack_tfa.zuuid,
+	user_uuid zstack_tfa.zuuid,
+	user_type zstack_tfa.user_type
+);
+CREATE INDEX auth_event_at_idx ON zstack_tfa.auth_event (at);
+CREATE INDEX auth_event_account_uuid_idx ON zstack_tfa.auth_event (account_uuid, at);
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.auth_event', '');
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.auth_event_id_seq', '');
+
+CREATE FUNCTION zstack_tfa.generate_secret(length integer DEFAULT 16)
+RETURNS text
+AS 'MODULE_PATHNAME', 'generate_secret'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.totp(secret text, at timestamptz DEFAULT now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'totp'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.totp_verify(secret text, code text,
+	at timestamptz DEFAULT now(), "window" integer DEFAULT 1)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'totp_verify'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.otpauth_uri(secret text, label text, issuer text DEFAULT 'ZStack')
+RETURNS text
+AS 'MODULE_PATHNAME', 'otpauth_uri'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.get_two_factor_authentication_state()
+RETURNS json
+AS 'MODULE_PATHNAME', 'get_two_factor_authentication_state'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.set_two_factor_authentication_enabled(enabled boolean)
+RETURNS json
+AS 'MODULE_PATHNAME', 'set_two_factor_authentication_enabled'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.get_two_factor_authentication_secret(
+	name text,
+	password text,
+	type text DEFAULT 'account')
+RETURNS json
+AS 'MODULE_PATHNAME', 'get_two_factor_authentication_secret'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.reset_two_factor_authentication_secret(
+	session_uuid text,
+	account_name text)
+RETURNS json
+AS 'MODULE_PATHNAME', 'reset_two_factor_authentication_secret'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+-- ---------------------------------------------------------------------------
+-- Reports for DBAs: never the secret column.
+-- ---------------------------------------------------------------------------
+
+-- One row per user (every account and every IAM2 user) with its 2FA state.
+CREATE VIEW zstack_tfa.two_factor_report AS
+SELECT a.uuid AS account_uuid, a.name AS account_name, a.type AS account_type,
+	u.user_uuid, u.user_name, u.user_type,
+	s.status,
+	now() - s.create_date AS secret_age,
+	s.last_login_date,
+	-- a lock that has run out no longer counts: the next attempt starts anew
+	CASE WHEN s.locked_until <= now() THEN 0 ELSE s.failed_attempts END AS failed_attempts,
+	CASE WHEN s.locked_until > now() THEN s.locked_until END AS locked_until,
+	coalesce(s.locked_until > now(), false) AS locked
+FROM zstack_tfa.account a
+CROSS JOIN LATERAL (
+	SELECT a.uuid AS user_uuid, a.name AS user_name, 'AccountVO'::zstack_tfa.user_type AS user_type
+	UNION ALL
+	SELECT v.uuid, v.name, 'IAM2VirtualIDVO' FROM zstack_tfa.iam2_virtual_id v
+	WHERE v.account_uuid = a.uuid
+) u
+LEFT JOIN zstack_tfa.secret s ON s.user_uuid = u.user_uuid;
+
+-- Secrets by status and user type.
+CREATE VIEW zstack_tfa.secret_status_counts AS
+SELECT status, user_type, count(*) AS secrets
+FROM zstack_tfa.secret
+GROUP BY status, user_type;
+
+-- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC.  Grant per role as README "Security" shows.
 -- This section stays last, so that it covers every object above.
 -- ---------------------------------------------------------------------------

@@ -55,6 +55,23 @@ SELECT * FROM zstack_tfa.secret;
 SELECT zstack_tfa.set_account_password('admin', 'mine now');
 RESET ROLE;
 
+-- the reporting role of README "Security": the views and the audit log only
+CREATE ROLE zt_reports;
+GRANT USAGE ON SCHEMA zstack_tfa TO zt_reports;
+GRANT SELECT ON zstack_tfa.two_factor_report, zstack_tfa.secret_status_counts,
+	zstack_tfa.auth_event TO zt_reports;
+SET ROLE zt_reports;
+SELECT count(*) AS report_rows FROM zstack_tfa.two_factor_report;
+SELECT sum(secrets) AS secrets_counted FROM zstack_tfa.secret_status_counts;
+SELECT count(*) >= 0 AS audit_readable FROM zstack_tfa.auth_event;
+SELECT secret FROM zstack_tfa.secret;
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001');
+RESET ROLE;
+REVOKE ALL ON zstack_tfa.two_factor_report, zstack_tfa.secret_status_counts,
+	zstack_tfa.auth_event FROM zt_reports;
+REVOKE ALL ON SCHEMA zstack_tfa FROM zt_reports;
+DROP ROLE zt_reports;
+
 -- search_path hijack: an attacker's "=" operator and now() on the path
 -- first, and a temp table named like ours, change nothing
 CREATE SCHEMA zt_evil;

@@ -10,6 +10,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "totp.h"
+
 PG_FUNCTION_INFO_V1(zt_hash_password);
 PG_FUNCTION_INFO_V1(zt_new_uuid_sql);
 PG_FUNCTION_INFO_V1(create_account);
@@ -17,6 +19,10 @@ PG_FUNCTION_INFO_V1(create_iam2_virtual_id);
 PG_FUNCTION_INFO_V1(set_account_password);
 PG_FUNCTION_INFO_V1(log_in_by_account);
 PG_FUNCTION_INFO_V1(log_in_by_iam2_virtual_id);
+PG_FUNCTION_INFO_V1(get_two_factor_authentication_state);
+PG_FUNCTION_INFO_V1(set_two_factor_authentication_enabled);
+PG_FUNCTION_INFO_V1(get_two_factor_authentication_secret);
+PG_FUNCTION_INFO_V1(reset_two_factor_authentication_secret);
 
 /*
  * From libpq/scram.h, whose includes need the GSSAPI headers (libkrb5-dev)
@@ -28,6 +34,9 @@ extern bool scram_verify_plain_password(const char *username,
 										const char *secret);
 
 #define MAX_NAME_LEN 255
+#define TFA_CONFIG_NAME "TwoFactorAuthentication.enable"
+#define TFA_TAG_PREFIX "twofatoken::"
+#define TOTP_WINDOW 1			/* steps t-1, t, t+1 (SPEC §3) */
 
 /* Who is logging in: an account or an IAM2 user inside one. */
 typedef struct Principal
@@ -38,6 +47,10 @@ typedef struct Principal
 	char		account_uuid[33];
 	char	   *password_hash;	/* NULL: no password login */
 } Principal;
+
+static void LoadPrincipal(const char *name, bool iam2, Principal *p);
+static bool TwoFactorEnabled(void);
+static void EnsureSecret(const Principal *p);
 
 /* Return argument argno as a C string, raising 22004 if it is NULL. */
 static char *
@@ -162,6 +175,14 @@ create_account(PG_FUNCTION_ARGS)
 					" VALUES ($1, $2, $3, $4::zstack_tfa.account_type)"
 					" ON CONFLICT (name) DO NOTHING RETURNING uuid",
 					4, types, values, "account", name);
+	/* new accounts get a secret while 2FA is enabled (SPEC §3) */
+	if (TwoFactorEnabled())
+	{
+		Principal	p;
+
+		LoadPrincipal(name, false, &p);
+		EnsureSecret(&p);
+	}
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(uuid));
 }
@@ -266,6 +287,275 @@ LoadPrincipal(const char *name, bool iam2, Principal *p)
 	p->password_hash = SPI_getvalue(tup, desc, 3);
 }
 
+/*
+ * Record an authentication event.  Only fixed words and uuids go in: never
+ * a secret, a code, a password or a name someone typed.
+ */
+static void
+Audit(const char *kind, const char *outcome, const char *zstack_code,
+	  const Principal *p)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		known = (p != NULL && p->found);
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = CStringGetTextDatum(outcome);
+	values[2] = zstack_code ? CStringGetTextDatum(zstack_code) : (Datum) 0;
+	values[3] = known ? CStringGetTextDatum(p->account_uuid) : (Datum) 0;
+	values[4] = known ? CStringGetTextDatum(p->uuid) : (Datum) 0;
+	values[5] = known ? CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO") : (Datum) 0;
+	if (!zstack_code)
+		nulls[2] = 'n';
+	if (!known)
+		nulls[3] = nulls[4] = nulls[5] = 'n';
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "INSERT INTO zstack_tfa.auth_event"
+									  " (kind, outcome, error_code, account_uuid, user_uuid, user_type)"
+									  " VALUES ($1::zstack_tfa.auth_event_kind, $2, $3, $4, $5,"
+									  " $6::zstack_tfa.user_type)",
+									  6, types),
+						 values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "audit insert failed");
+}
+
+/* Is the global 2FA switch on?  Absent means off, as in ZStack. */
+static bool
+TwoFactorEnabled(void)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+	bool		enabled = false;
+
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "SELECT value = 'true' FROM zstack_tfa.global_config"
+									  " WHERE name = '" TFA_CONFIG_NAME "'",
+									  0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "global_config lookup failed");
+	if (SPI_processed == 1)
+		enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return enabled;
+}
+
+/* Give the principal a NewCreated secret unless it has one already. */
+static void
+EnsureSecret(const Principal *p)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		uuid[33];
+	char		secret[ZT_SECRET_MIN + 1];
+
+	zt_new_uuid(uuid);
+	zt_generate_secret(secret, ZT_SECRET_MIN);
+	values[0] = CStringGetTextDatum(uuid);
+	values[1] = CStringGetTextDatum(secret);
+	values[2] = CStringGetTextDatum(p->uuid);
+	values[3] = CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO");
+	values[4] = CStringGetTextDatum(p->account_uuid);
+	explicit_bzero(secret, sizeof(secret));
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "INSERT INTO zstack_tfa.secret"
+									  " (uuid, secret, user_uuid, user_type, account_uuid)"
+									  " VALUES ($1, $2, $3, $4::zstack_tfa.user_type, $5)"
+									  " ON CONFLICT (user_uuid) DO NOTHING",
+									  5, types),
+						 values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "secret insert failed");
+}
+
+/* Write {"inventory":{...}} for the principal's secret. */
+static void
+WriteSecretReply(const Principal *p, StringInfo out)
+{
+	char	   *sql = psprintf("SELECT %s, s.status = 'Logined' FROM zstack_tfa.secret s"
+							   " WHERE s.user_uuid = $1", zt_inventory_columns());
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(p->uuid);
+	bool		isnull;
+	bool		logined;
+
+	if (SPI_execute_with_args(sql, 1, &type, &value, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "secret lookup failed");
+	logined = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										 ZT_FIELD_COUNT + 1, &isnull));
+	appendStringInfoString(out, "{\"inventory\":");
+	zt_json_secret_inventory(out, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, logined);
+	appendStringInfoChar(out, '}');
+}
+
+/* The code of the first "twofatoken::<code>" system tag, or NULL. */
+static text *
+FindTokenTag(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	size_t		plen = strlen(TFA_TAG_PREFIX);
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t;
+
+		if (elem_nulls[i])
+			continue;
+		t = DatumGetTextPP(elems[i]);
+		if (VARSIZE_ANY_EXHDR(t) >= plen &&
+			memcmp(VARDATA_ANY(t), TFA_TAG_PREFIX, plen) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * The second factor of a login with 2FA enabled.  The secret's row is locked
+ * for the whole check, so of two logins presenting the same code at the same
+ * moment one waits and then sees the step already used: a time step is
+ * accepted at most once, and only steps later than the last accepted one
+ * count.  Wrong codes in a row lock 2FA logins for a while.
+ */
+static bool
+CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
+				  ZtFailure *f)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr success_plan = NULL;
+	static SPIPlanPtr failure_plan = NULL;
+	text	   *tag = FindTokenTag(fcinfo, 2);
+	size_t		plen = strlen(TFA_TAG_PREFIX);
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	TimestampTz now = GetCurrentTimestamp();
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		locked_null;
+	char	   *secret;
+	int64		last_step;
+	int32		failures;
+	TimestampTz locked_until;
+	ZtTotpKey	key;
+	int64		matched = -1;
+	bool		ok;
+
+	if (tag == NULL)
+	{
+		StringInfoData details;
+
+		/* ZStack's answer names the method and the user to ask again for */
+		initStringInfo(&details);
+		appendStringInfoString(&details, "{\"authentications\":[\"googleAuth\"],\"credentials\":");
+		zt_json_cstring(&details, name);
+		appendStringInfoChar(&details, '}');
+		zt_fail(f, ZT_ERR_ID_2001, "%s", details.data);
+		Audit("login", "code_required", "ID.2001", p);
+		return false;
+	}
+
+	values[0] = CStringGetTextDatum(p->uuid);
+	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
+									  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts, locked_until"
+									  " FROM zstack_tfa.secret WHERE user_uuid = $1 FOR UPDATE",
+									  1, types),
+						 values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "secret lookup failed");
+	if (SPI_processed == 0)
+	{
+		zt_fail(f, ZT_ERR_ID_2000,
+				"this user has no two-factor authentication secret yet; get one with GetTwoFactorAuthenticationSecret");
+		Audit("login", "no_secret", "ID.2000", p);
+		return false;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	secret = SPI_getvalue(tup, desc, 1);
+	last_step = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	failures = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	locked_until = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &locked_null));
+
+	if (!locked_null && locked_until > now)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(now, locked_until, &secs, &usecs);
+		explicit_bzero(secret, strlen(secret));
+		zt_fail(f, ZT_ERR_ID_2002,
+				"two-factor logins of this account are locked after %d wrong codes in a row; try again in %ld seconds",
+				failures, secs + (usecs > 0 ? 1 : 0));
+		Audit("login", "locked", "ID.2002", p);
+		return false;
+	}
+	if (!locked_null)
+		failures = 0;			/* a lock that has run out starts a new count */
+
+	zt_totp_decode(secret, strlen(secret), &key);
+	explicit_bzero(secret, strlen(secret));
+	ok = zt_totp_match(&key, VARDATA_ANY(tag) + plen, VARSIZE_ANY_EXHDR(tag) - plen,
+					   zt_totp_step(now), TOTP_WINDOW, last_step, &matched);
+	zt_totp_free_key(&key);
+
+	values[2] = TimestampTzGetDatum(now);
+	if (ok)
+	{
+		values[1] = Int64GetDatum(matched);
+		if (SPI_execute_plan(zt_keep_plan(&success_plan,
+										  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
+										  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
+										  " last_op_date = CASE WHEN status = 'Logined' THEN last_op_date ELSE $3 END,"
+										  " status = 'Logined' WHERE user_uuid = $1",
+										  3, types),
+							 values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "secret update failed");
+		return true;
+	}
+
+	failures++;
+	{
+		Oid			ftypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
+		Datum		fvalues[3];
+		char		fnulls[3] = {' ', ' ', ' '};
+
+		fvalues[0] = values[0];
+		fvalues[1] = Int32GetDatum(failures);
+		if (failures >= zt_max_failed_attempts)
+			fvalues[2] = TimestampTzGetDatum(now + (int64) zt_lockout_seconds * USECS_PER_SEC);
+		else
+			fnulls[2] = 'n';
+		if (SPI_execute_plan(zt_keep_plan(&failure_plan,
+										  "UPDATE zstack_tfa.secret SET failed_attempts = $2, locked_until = $3"
+										  " WHERE user_uuid = $1",
+										  3, ftypes),
+							 fvalues, fnulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "secret update failed");
+	}
+	if (failures >= zt_max_failed_attempts)
+	{
+		zt_fail(f, ZT_ERR_ID_2002,
+				"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
+				failures, zt_lockout_seconds);
+		Audit("login", "wrong_code_locked", "ID.2002", p);
+	}
+	else
+	{
+		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
+		Audit("login", "wrong_code", "ID.2002", p);
+	}
+	return false;
+}
+
 /* Create a session for p and write ZStack's session inventory reply. */
 static void
 CreateSession(const Principal *p, StringInfo out)
@@ -314,7 +604,11 @@ CreateSession(const Principal *p, StringInfo out)
 	appendStringInfoString(out, "}}");
 }
 
-/* The login of both principal kinds: password, then session. */
+/*
+ * The login of both principal kinds: password, then (with 2FA enabled) the
+ * TOTP code from the twofatoken:: tag, then a session.  Every refusal is a
+ * returned envelope, so its audit row and failure count are committed.
+ */
 static Datum
 LogIn(FunctionCallInfo fcinfo, bool iam2)
 {
@@ -323,18 +617,27 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 	StringInfoData out;
 	Principal	p;
 	ZtFailure	f;
+	bool		ok;
 
 	initStringInfo(&out);
 	SPI_connect();
 	LoadPrincipal(name, iam2, &p);
-	if (!VerifyPassword(&p, password))
+	ok = VerifyPassword(&p, password);
+	if (!ok)
 	{
 		/* one answer for unknown name and wrong password: no user probing */
 		zt_fail(&f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
-		zt_error_envelope(&out, &f);
+		Audit("login", "bad_credentials", "ID.1000", &p);
+	}
+	else if (TwoFactorEnabled())
+		ok = CheckSecondFactor(fcinfo, &p, name, &f);
+	if (ok)
+	{
+		CreateSession(&p, &out);
+		Audit("login", "success", NULL, &p);
 	}
 	else
-		CreateSession(&p, &out);
+		zt_error_envelope(&out, &f);
 	SPI_finish();
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
@@ -351,4 +654,170 @@ Datum
 log_in_by_iam2_virtual_id(PG_FUNCTION_ARGS)
 {
 	return LogIn(fcinfo, true);
+}
+
+/* Write {"state":"Enable"|"Disable"}. */
+static void
+WriteState(StringInfo out, bool enabled)
+{
+	appendStringInfo(out, "{\"state\":\"%s\"}", enabled ? "Enable" : "Disable");
+}
+
+/* get_two_factor_authentication_state(): the global switch. */
+Datum
+get_two_factor_authentication_state(PG_FUNCTION_ARGS)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	SPI_connect();
+	WriteState(&out, TwoFactorEnabled());
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * set_two_factor_authentication_enabled(enabled): flip the switch.  A change
+ * deletes every secret and, when enabling, gives every account a new one;
+ * setting the current value changes nothing.
+ */
+Datum
+set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
+{
+	bool		enable;
+	StringInfoData out;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("enabled must not be NULL")));
+	enable = PG_GETARG_BOOL(0);
+	initStringInfo(&out);
+	SPI_connect();
+	/* one switch at a time: concurrent flips would interleave their secrets */
+	if (SPI_execute("LOCK TABLE zstack_tfa.global_config IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock global_config");
+	if (TwoFactorEnabled() != enable)
+	{
+		Oid			type = TEXTOID;
+		Datum		value = CStringGetTextDatum(enable ? "true" : "false");
+
+		if (SPI_execute_with_args("INSERT INTO zstack_tfa.global_config (name, value)"
+								  " VALUES ('" TFA_CONFIG_NAME "', $1)"
+								  " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+								  1, &type, &value, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_execute("DELETE FROM zstack_tfa.secret", false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not change the two-factor authentication state");
+		if (enable &&
+			SPI_execute("INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid)"
+						" SELECT zstack_tfa.new_uuid(), zstack_tfa.generate_secret(16), a.uuid, 'AccountVO', a.uuid"
+						" FROM zstack_tfa.account a", false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not create secrets");
+		Audit(enable ? "enable" : "disable", "success", NULL, NULL);
+	}
+	WriteState(&out, enable);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * get_two_factor_authentication_secret(name, password, type): the caller's
+ * own secret, created if missing; "secret" is "" once it is Logined.
+ */
+Datum
+get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
+{
+	char	   *name = RequiredText(fcinfo, 0, "name");
+	char	   *password = RequiredText(fcinfo, 1, "password");
+	char	   *type = RequiredText(fcinfo, 2, "type");
+	StringInfoData out;
+	Principal	p;
+	ZtFailure	f;
+	bool		ok = false;
+	bool		iam2 = (strcmp(type, "iam2") == 0);
+
+	initStringInfo(&out);
+	SPI_connect();
+	if (!iam2 && strcmp(type, "account") != 0)
+		zt_fail(&f, ZT_ERR_SYS_1007, "type must be 'account' or 'iam2'");
+	else if (!TwoFactorEnabled())
+		zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+	else
+	{
+		LoadPrincipal(name, iam2, &p);
+		if (!VerifyPassword(&p, password))
+		{
+			zt_fail(&f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
+			Audit("get_secret", "bad_credentials", "ID.1000", &p);
+		}
+		else
+		{
+			EnsureSecret(&p);
+			WriteSecretReply(&p, &out);
+			Audit("get_secret", "success", NULL, &p);
+			ok = true;
+		}
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * reset_two_factor_authentication_secret(session_uuid, account_name): a
+ * SystemAdmin replaces an account's secret with a new NewCreated one.
+ */
+Datum
+reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
+{
+	char	   *session = RequiredText(fcinfo, 0, "session_uuid");
+	char	   *name = RequiredText(fcinfo, 1, "account_name");
+	StringInfoData out;
+	ZtCaller	caller;
+	Principal	admin;
+	Principal	p;
+	ZtFailure	f;
+	bool		ok = false;
+
+	initStringInfo(&out);
+	SPI_connect();
+	if (zt_authenticate(session, strlen(session), &caller, &f))
+	{
+		memset(&admin, 0, sizeof(admin));
+		admin.found = true;
+		admin.iam2 = caller.is_iam2;
+		strlcpy(admin.uuid, caller.user_uuid, sizeof(admin.uuid));
+		strlcpy(admin.account_uuid, caller.account_uuid, sizeof(admin.account_uuid));
+		if (!caller.is_admin)
+		{
+			zt_fail(&f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
+			Audit("reset_secret", "denied", "ID.1002", &admin);
+		}
+		else if (!TwoFactorEnabled())
+			zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+		else
+		{
+			LoadPrincipal(name, false, &p);
+			if (!p.found)
+				zt_fail(&f, ZT_ERR_SYS_1007, "no account named \"%s\"", zt_clip(name, strlen(name), 64));
+			else
+			{
+				Oid			type = TEXTOID;
+				Datum		value = CStringGetTextDatum(p.uuid);
+
+				if (SPI_execute_with_args("DELETE FROM zstack_tfa.secret WHERE user_uuid = $1",
+										  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "secret delete failed");
+				EnsureSecret(&p);
+				WriteSecretReply(&p, &out);
+				Audit("reset_secret", "success", NULL, &p);
+				ok = true;
+			}
+		}
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
 }

@@ -536,31 +536,23 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 	q->nparams -= 2;
 }
 
-typedef struct JsonSink
-{
-	StringInfo	out;
-	bool		first_row;
-	const bool *mask;
-	const FieldTypes *ft;
-} JsonSink;
-
-/* Write one inventory object; null members are left out (SPEC §1). */
+/*
+ * Write one inventory object; null members are left out (SPEC §1), and so
+ * is every field mask excludes.  hide_secret writes "secret" as "", as
+ * GetTwoFactorAuthenticationSecret does once a secret is Logined.
+ */
 static void
-JsonRow(void *arg, Datum *values, bool *nulls)
+WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
+			   bool *nulls, const bool *mask, bool hide_secret)
 {
-	JsonSink   *js = (JsonSink *) arg;
-	StringInfo	out = js->out;
 	bool		first = true;
 
-	if (!js->first_row)
-		appendStringInfoCharMacro(out, ',');
-	js->first_row = false;
 	appendStringInfoCharMacro(out, '{');
 	for (int i = 0; i < ZT_FIELD_COUNT; i++)
 	{
 		const ZtField *fd = &zt_fields[i];
 
-		if (!js->mask[i] || nulls[i])
+		if (!mask[i] || nulls[i])
 			continue;
 		zt_json_key(out, fd->api_name, &first);
 		switch (fd->kind)
@@ -569,7 +561,10 @@ JsonRow(void *arg, Datum *values, bool *nulls)
 				{
 					text	   *t = DatumGetTextPP(values[i]);
 
-					zt_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					if (hide_secret && i == ZT_FIELD_SECRET)
+						appendStringInfoString(out, "\"\"");
+					else
+						zt_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					break;
 				}
 			case ZT_KIND_TIMESTAMP:
@@ -581,7 +576,7 @@ JsonRow(void *arg, Datum *values, bool *nulls)
 					const char *name = NULL;
 
 					for (int j = 0; fd->labels[j] != NULL; j++)
-						if (js->ft->label_oid[i][j] == label)
+						if (ft->label_oid[i][j] == label)
 							name = fd->labels[j];
 					if (name == NULL)	/* a label added to the type by hand */
 						name = DatumGetCString(DirectFunctionCall1(enum_out, values[i]));
@@ -591,6 +586,51 @@ JsonRow(void *arg, Datum *values, bool *nulls)
 		}
 	}
 	appendStringInfoCharMacro(out, '}');
+}
+
+/* The select list of an inventory, from the field table ("s.uuid, ..."). */
+const char *
+zt_inventory_columns(void)
+{
+	InitFieldTexts();
+	return select_list;
+}
+
+/*
+ * Write the inventory of a row selected with zt_inventory_columns(), for
+ * the life-cycle replies ({"inventory":{...}}).
+ */
+void
+zt_json_secret_inventory(StringInfo out, HeapTuple tup, TupleDesc desc,
+						 bool hide_secret)
+{
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	bool		mask[ZT_FIELD_COUNT];
+
+	Assert(desc->natts >= ZT_FIELD_COUNT);
+	memset(mask, true, sizeof(mask));
+	heap_deform_tuple(tup, desc, values, nulls);
+	WriteInventory(out, GetFieldTypes(), values, nulls, mask, hide_secret);
+}
+
+typedef struct JsonSink
+{
+	StringInfo	out;
+	bool		first_row;
+	const bool *mask;
+	const FieldTypes *ft;
+} JsonSink;
+
+static void
+JsonRow(void *arg, Datum *values, bool *nulls)
+{
+	JsonSink   *js = (JsonSink *) arg;
+
+	if (!js->first_row)
+		appendStringInfoCharMacro(js->out, ',');
+	js->first_row = false;
+	WriteInventory(js->out, js->ft, values, nulls, js->mask, false);
 }
 
 /*

@@ -85,5 +85,8 @@ typedef struct ZtQueryRequest
 
 extern bool zt_query_json(const ZtQueryRequest *req, StringInfo out,
 						  ZtFailure *f);
+extern const char *zt_inventory_columns(void);
+extern void zt_json_secret_inventory(StringInfo out, HeapTuple tup,
+									 TupleDesc desc, bool hide_secret);
 
 #endif							/* ZSTACK_TFA_H */

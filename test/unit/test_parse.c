@@ -147,6 +147,7 @@ main(void)
 	/* fields */
 	check(zt_field_lookup("userUuid", 8) == 2 && zt_field_lookup("useruuid", 8) == -1, "field names are case-sensitive");
 	check(strcmp(zt_fields[ZT_FIELD_COUNT - 1].api_name, "status") == 0, "status is the last key");
+	check(strcmp(zt_fields[ZT_FIELD_SECRET].api_name, "secret") == 0, "ZT_FIELD_SECRET names the secret");
 
 	/* dates: Java's default format and ISO 8601 */
 	date(ZT_DATE_ZSTACK, 2022, 8, 3, 16, 31, 36, 0, "Aug 3, 2022 4:31:36 PM");
