@@ -77,3 +77,22 @@ zt_stop_cluster() {
 	zt_as_owner "$PGBIN/pg_ctl" -D "$ZT_CLUSTER/data" -m immediate -w stop >/dev/null 2>&1
 	[ "${ZT_KEEP:-0}" = 1 ] || rm -rf "$ZT_CLUSTER"
 }
+
+# Run the TAP tests in t/ with PostgreSQL's own test modules: each test makes
+# its own clusters (as user postgres when we are root, since initdb refuses
+# root), in a scratch copy of t/ that user can write.  Output goes to $1.
+zt_run_tap() {
+	local log=$1 dir
+	dir=$(mktemp -d /tmp/zstack_tfa_tap.XXXXXX)
+	cp -r "$ZT_ROOT/t" "$dir/t"
+	chmod -R a+rX "$dir"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
+	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" \
+		PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
+		PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+		prove -v t/*.pl) >"$log" 2>&1
+	local rc=$?
+	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log >>"$log" 2>/dev/null
+	rm -rf "$dir"
+	return $rc
+}

@@ -35,7 +35,7 @@ count regress "$r_ok" "$r_bad"
 
 # 3. TAP tests (concurrency, server log), when there are any
 if ls t/*.pl >/dev/null 2>&1; then
-	prove -v t/ >test/tap.log 2>&1
+	zt_run_tap "$ZT_ROOT/test/tap.log"
 	t_ok=$(grep -cE '^ok [0-9]' test/tap.log)
 	t_bad=$(grep -cE '^not ok [0-9]' test/tap.log)
 	grep -q '^Result: PASS' test/tap.log || { t_bad=$((t_bad + 1)); tail -40 test/tap.log; }
