@@ -23,30 +23,7 @@ echo "== throwaway cluster at $ZT_CLUSTER"
 
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -f scripts/sample.sql
 
-echo
-echo "== the admin's view (GET /zstack/v1/twofactorauthentication/secrets?limit=3&sort=-createDate)"
-psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json(
-	(zstack_tfa.log_in_by_account('admin', 'demo-admin-password')->'inventory'->>'uuid'),
-	\"limit\" => 3, sort => '-createDate', reply_with_count => true)"
-echo
-echo "== a normal account (alice) sees her own secret and her IAM2 users'"
-psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json(
-	(zstack_tfa.log_in_by_account('alice', 'alice-password')->'inventory'->>'uuid'),
-	sort => 'createDate', fields => '{uuid,userUuid,userType,status}')"
-echo
-echo "== conditions: the admin asks for Logined IAM2 users' secrets, count only"
-psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json(
-	(zstack_tfa.log_in_by_account('admin', 'demo-admin-password')->'inventory'->>'uuid'),
-	'{status=Logined,userType=IAM2VirtualIDVO}', count => true)"
-echo
-echo "== the same through the set-returning function"
-psql -X -c "SELECT uuid, user_type, status, create_date FROM zstack_tfa.query_two_factor_authentication(
-	(zstack_tfa.log_in_by_account('alice', 'alice-password')->'inventory'->>'uuid'),
-	'{status=Logined}')"
-echo "== errors are ZStack envelopes"
-psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json('0123456789abcdef0123456789abcdef')"
-psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json(
-	(zstack_tfa.log_in_by_account('admin', 'demo-admin-password')->'inventory'->>'uuid'), '{status=Enabled}')"
+psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
 
 if [ "$keep" = 1 ]; then
 	echo

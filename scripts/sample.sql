@@ -1,5 +1,6 @@
--- The demo's sample: a few accounts, IAM2 users inside them, and secrets
--- in both states.  Load into a database where zstack_tfa can be created.
+-- The demo's sample: accounts of each type, IAM2 users inside them, 2FA
+-- enabled, and secrets in both states (some users have completed their
+-- first 2FA login, so their secrets are Logined).
 CREATE EXTENSION IF NOT EXISTS zstack_tfa;
 SET client_min_messages = warning;
 
@@ -11,18 +12,14 @@ SELECT zstack_tfa.create_iam2_virtual_id('alice', 'alice-dev', 'dev-password');
 SELECT zstack_tfa.create_iam2_virtual_id('alice', 'alice-ops', 'ops-password');
 SELECT zstack_tfa.create_iam2_virtual_id('bob', 'bob-ci', 'ci-password');
 
--- one secret per user, created over the last weeks, about half logged in
-INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date)
-SELECT zstack_tfa.new_uuid(),
-	(SELECT string_agg(substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 1 + (random() * 31)::int, 1), '')
-	 FROM generate_series(1, 16) WHERE u.uuid IS NOT NULL),
-	u.uuid, u.user_type::zstack_tfa.user_type, u.account_uuid,
-	CASE WHEN u.n % 2 = 0 THEN 'Logined' ELSE 'NewCreated' END::zstack_tfa.secret_status,
-	now() - u.n * interval '3 days 5 hours', now() - u.n * interval '1 day'
-FROM (
-	SELECT uuid, uuid AS account_uuid, 'AccountVO' AS user_type, row_number() OVER (ORDER BY name) AS n
-	FROM zstack_tfa.account
-	UNION ALL
-	SELECT uuid, account_uuid, 'IAM2VirtualIDVO', 10 + row_number() OVER (ORDER BY name)
-	FROM zstack_tfa.iam2_virtual_id
-) u;
+-- every account gets a NewCreated secret; IAM2 users fetch theirs
+SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
+SELECT zstack_tfa.get_two_factor_authentication_secret(n, p, 'iam2')
+FROM (VALUES ('alice-dev', 'dev-password'), ('alice-ops', 'ops-password'),
+	('bob-ci', 'ci-password')) v(n, p);
+
+-- bob and alice-dev complete a 2FA login with their authenticator's code
+SELECT zstack_tfa.log_in_by_account('bob', 'bob-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp((zstack_tfa.get_two_factor_authentication_secret('bob', 'bob-password')->'inventory'->>'secret'))]);
+SELECT zstack_tfa.log_in_by_iam2_virtual_id('alice-dev', 'dev-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp((zstack_tfa.get_two_factor_authentication_secret('alice-dev', 'dev-password', 'iam2')->'inventory'->>'secret'))]);

@@ -1,0 +1,50 @@
+-- The demo's replies, run by scripts/demo.sh on the sample of sample.sql.
+\pset format unaligned
+\pset tuples_only on
+\set QUIET on
+
+\echo '== the 2FA switch (GET /zstack/v1/twofactorauthentication/state)'
+SELECT zstack_tfa.get_two_factor_authentication_state();
+
+\echo '\n== admin logs in without a code: ZStack asks for the second factor'
+SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password');
+
+\echo '\n== admin fetches the secret (GET .../twofactorauthentication/secret) and its otpauth URI'
+SELECT zstack_tfa.get_two_factor_authentication_secret('admin', 'demo-admin-password') AS reply \gset
+SELECT :'reply';
+SELECT zstack_tfa.otpauth_uri(:'reply'::json->'inventory'->>'secret', 'admin');
+
+\echo '\n== admin logs in with the authenticator code (PUT /zstack/v1/accounts/login, systemTags twofatoken::<code>)'
+SELECT zstack_tfa.totp(:'reply'::json->'inventory'->>'secret') AS code \gset
+SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password', ARRAY['twofatoken::' || :'code']) AS login \gset
+SELECT :'login';
+SELECT :'login'::json->'inventory'->>'uuid' AS admin_session \gset
+
+\echo '\n== the same code again is refused: replay protection'
+SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password', ARRAY['twofatoken::' || :'code']);
+
+\echo '\n== the admin view (GET /zstack/v1/twofactorauthentication/secrets?limit=3&sort=-createDate&replyWithCount=true)'
+SELECT zstack_tfa.query_two_factor_authentication_json(:'admin_session',
+	"limit" => 3, sort => '-createDate', reply_with_count => true);
+
+\echo '\n== conditions (?q=status=Logined&q=userType=IAM2VirtualIDVO&count=true)'
+SELECT zstack_tfa.query_two_factor_authentication_json(:'admin_session',
+	'{status=Logined,userType=IAM2VirtualIDVO}', count => true);
+
+\echo '\n== alice, a normal account, sees her own secret and her IAM2 users'' (fields=uuid,userUuid,userType,status)'
+SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::' ||
+	zstack_tfa.totp(zstack_tfa.get_two_factor_authentication_secret('alice', 'alice-password')->'inventory'->>'secret')])
+	->'inventory'->>'uuid' AS alice_session \gset
+SELECT zstack_tfa.query_two_factor_authentication_json(:'alice_session',
+	sort => 'userType', fields => '{uuid,userUuid,userType,status}');
+
+\echo '\n== errors are ZStack envelopes'
+SELECT zstack_tfa.query_two_factor_authentication_json('0123456789abcdef0123456789abcdef');
+SELECT zstack_tfa.query_two_factor_authentication_json(:'admin_session', '{status=Enabled}');
+SELECT zstack_tfa.reset_two_factor_authentication_secret(:'alice_session', 'bob');
+
+\echo '\n== the DBA report'
+\pset format aligned
+\pset tuples_only off
+SELECT account_name, user_name, user_type, status, last_login_date IS NOT NULL AS logged_in, failed_attempts, locked
+FROM zstack_tfa.two_factor_report ORDER BY account_name, user_name;
