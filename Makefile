@@ -2,7 +2,7 @@
 EXTENSION = zstack_tfa
 MODULE_big = zstack_tfa
 OBJS = src/zstack_tfa.o src/catalog.o src/parse.o src/reply.o src/session.o \
-	src/query.o src/lifecycle.o src/totp.o
+	src/query.o src/lifecycle.o src/totp.o src/http.o
 DATA = zstack_tfa--1.0.sql
 SHLIB_LINK = -loath
 

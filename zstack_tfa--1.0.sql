@@ -284,6 +284,20 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, zstack_tfa, pg_temp;
 
 -- ---------------------------------------------------------------------------
+-- The REST layer (SPEC §1.2, §2): full URL path, raw query string, headers.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION zstack_tfa.http_request(
+	method text,
+	path text,
+	query text,
+	headers json,
+	body json DEFAULT NULL)
+RETURNS TABLE (status integer, content_type text, body text)
+AS 'MODULE_PATHNAME', 'http_request'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+-- ---------------------------------------------------------------------------
 -- Reports for DBAs: never the secret column.
 -- ---------------------------------------------------------------------------
 

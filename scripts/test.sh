@@ -5,9 +5,10 @@
 # "N passed, N failed"; exits non-zero when anything failed.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/http.sh"
 cd "$ZT_ROOT"
 
-zt_install_deps || { echo "0 passed, 1 failed"; exit 1; }
+{ zt_install_deps && zt_install_http_deps; } || { echo "0 passed, 1 failed"; exit 1; }
 zt_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 zt_start_cluster || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -41,6 +42,14 @@ if ls t/*.pl >/dev/null 2>&1; then
 	grep -q '^Result: PASS' test/tap.log || { t_bad=$((t_bad + 1)); tail -40 test/tap.log; }
 	count tap "$t_ok" "$t_bad"
 fi
+
+# 4. the REST layer end to end: PostgREST and nginx on loopback, curl
+bash test/e2e/http.sh >test/e2e.log 2>&1
+e_ok=$(grep -cE '^ok [0-9]' test/e2e.log)
+e_bad=$(grep -cE '^not ok [0-9]' test/e2e.log)
+grep -q '^1\.\.' test/e2e.log || e_bad=$((e_bad + 1))
+[ "$e_bad" -gt 0 ] && grep -v '^ok ' test/e2e.log
+count e2e "$e_ok" "$e_bad"
 
 # the server log must never hold a secret or a code (the tests plant markers)
 if grep -q 'ZTLOGCANARY' "$ZT_CLUSTER/server.log"; then

@@ -35,7 +35,6 @@ extern bool scram_verify_plain_password(const char *username,
 
 #define MAX_NAME_LEN 255
 #define TFA_CONFIG_NAME "TwoFactorAuthentication.enable"
-#define TFA_TAG_PREFIX "twofatoken::"
 #define TOTP_WINDOW 1			/* steps t-1, t, t+1 (SPEC §3) */
 
 /* Who is logging in: an account or an IAM2 user inside one. */
@@ -391,18 +390,21 @@ WriteSecretReply(const Principal *p, StringInfo out)
 	appendStringInfoChar(out, '}');
 }
 
-/* The code of the first "twofatoken::<code>" system tag, or NULL. */
-static text *
-FindTokenTag(FunctionCallInfo fcinfo, int argno)
+/*
+ * Find the first "twofatoken::<code>" system tag; returns false when there
+ * is none, else points *code at the code.
+ */
+static bool
+FindTokenTag(FunctionCallInfo fcinfo, int argno, const char **code,
+			 size_t *code_len)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
-	size_t		plen = strlen(TFA_TAG_PREFIX);
 
 	if (PG_ARGISNULL(argno))
-		return NULL;
+		return false;
 	arr = PG_GETARG_ARRAYTYPE_P(argno);
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
 	for (int i = 0; i < n; i++)
@@ -412,11 +414,10 @@ FindTokenTag(FunctionCallInfo fcinfo, int argno)
 		if (elem_nulls[i])
 			continue;
 		t = DatumGetTextPP(elems[i]);
-		if (VARSIZE_ANY_EXHDR(t) >= plen &&
-			memcmp(VARDATA_ANY(t), TFA_TAG_PREFIX, plen) == 0)
-			return t;
+		if (zt_parse_token_tag(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code, code_len))
+			return true;
 	}
-	return NULL;
+	return false;
 }
 
 /*
@@ -433,8 +434,9 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr success_plan = NULL;
 	static SPIPlanPtr failure_plan = NULL;
-	text	   *tag = FindTokenTag(fcinfo, 2);
-	size_t		plen = strlen(TFA_TAG_PREFIX);
+	const char *code;
+	size_t		code_len;
+	bool		has_tag = FindTokenTag(fcinfo, 2, &code, &code_len);
 	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	TimestampTz now = GetCurrentTimestamp();
@@ -450,7 +452,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	int64		matched = -1;
 	bool		ok;
 
-	if (tag == NULL)
+	if (!has_tag)
 	{
 		StringInfoData details;
 
@@ -503,8 +505,8 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 
 	zt_totp_decode(secret, strlen(secret), &key);
 	explicit_bzero(secret, strlen(secret));
-	ok = zt_totp_match(&key, VARDATA_ANY(tag) + plen, VARSIZE_ANY_EXHDR(tag) - plen,
-					   zt_totp_step(now), TOTP_WINDOW, last_step, &matched);
+	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now), TOTP_WINDOW,
+					   last_step, &matched);
 	zt_totp_free_key(&key);
 
 	values[2] = TimestampTzGetDatum(now);

@@ -251,6 +251,120 @@ zt_is_uuid(const char *s, size_t len)
 }
 
 /*
+ * Step through a raw query string "a=1&b&c=": set the next parameter's raw
+ * (still percent-encoded) name and value and advance *pos.  Empty pieces
+ * ("a=1&&b") are skipped; a piece without "=" has no value.
+ */
+bool
+zt_next_query_param(const char **pos, const char *end, const char **name,
+					size_t *name_len, const char **value, size_t *value_len,
+					bool *has_value)
+{
+	const char *p = *pos;
+
+	while (p != NULL && p < end && *p == '&')
+		p++;
+	if (p == NULL || p >= end)
+	{
+		*pos = NULL;
+		return false;
+	}
+	{
+		const char *amp = memchr(p, '&', (size_t) (end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t) (stop - p));
+
+		*name = p;
+		*name_len = (size_t) ((eq ? eq : stop) - p);
+		*has_value = (eq != NULL);
+		*value = eq ? eq + 1 : stop;
+		*value_len = (size_t) (stop - *value);
+		*pos = amp ? amp + 1 : NULL;
+	}
+	return true;
+}
+
+static int
+HexValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode in[0..len) into out (which has room for len bytes); in a
+ * query string '+' is a space.  Returns false for a broken escape ("%", "%4",
+ * "%zz").  The result may hold any byte: callers check encoding and NULs.
+ */
+bool
+zt_percent_decode(const char *in, size_t len, bool plus_is_space, char *out,
+				  size_t *out_len)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (in[i] == '%')
+		{
+			int			hi;
+			int			lo;
+
+			if (i + 2 >= len)
+				return false;
+			hi = HexValue(in[i + 1]);
+			lo = HexValue(in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			out[n++] = (char) (hi * 16 + lo);
+			i += 2;
+		}
+		else if (in[i] == '+' && plus_is_space)
+			out[n++] = ' ';
+		else
+			out[n++] = in[i];
+	}
+	*out_len = n;
+	return true;
+}
+
+/*
+ * ZStack's Authorization check: the header, trimmed, must start with
+ * "OAuth"; the session is what follows, trimmed.  (ZStack tests with
+ * startsWith, so "OAuthX" is the session "X", which then fails as ID.1001.)
+ */
+ZtAuthResult
+zt_parse_authorization(const char *s, size_t len, const char **session,
+					   size_t *session_len)
+{
+	zt_trim(&s, &len);
+	if (len < 5 || memcmp(s, "OAuth", 5) != 0)
+		return ZT_AUTH_NOT_OAUTH;
+	*session = s + 5;
+	*session_len = len - 5;
+	zt_trim(session, session_len);
+	return ZT_AUTH_OK;
+}
+
+/* If s is a "twofatoken::<code>" system tag, point *code at the code. */
+bool
+zt_parse_token_tag(const char *s, size_t len, const char **code,
+				   size_t *code_len)
+{
+	size_t		plen = strlen(ZT_TOKEN_TAG_PREFIX);
+
+	if (len < plen || memcmp(s, ZT_TOKEN_TAG_PREFIX, plen) != 0)
+		return false;
+	*code = s + plen;
+	*code_len = len - plen;
+	return true;
+}
+
+/*
  * Write a local time in the given style; returns the length written, or 0
  * when the parts are out of range (the caller's timestamp was not finite).
  */

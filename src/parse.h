@@ -65,6 +65,29 @@ extern bool zt_parse_bool(const char *s, size_t len);
 extern bool zt_parse_int(const char *s, size_t len, int *out);
 extern bool zt_is_uuid(const char *s, size_t len);
 
+/* The REST layer: raw query strings, Authorization, system tags. */
+extern bool zt_next_query_param(const char **pos, const char *end,
+								const char **name, size_t *name_len,
+								const char **value, size_t *value_len,
+								bool *has_value);
+extern bool zt_percent_decode(const char *in, size_t len, bool plus_is_space,
+							  char *out, size_t *out_len);
+
+typedef enum ZtAuthResult
+{
+	ZT_AUTH_OK,
+	ZT_AUTH_NOT_OAUTH			/* "Authorization type must be 'OAuth'" */
+} ZtAuthResult;
+
+extern ZtAuthResult zt_parse_authorization(const char *s, size_t len,
+										   const char **session,
+										   size_t *session_len);
+
+#define ZT_TOKEN_TAG_PREFIX "twofatoken::"
+
+extern bool zt_parse_token_tag(const char *s, size_t len, const char **code,
+							   size_t *code_len);
+
 /* Output styles of the date writer (the zstack_tfa.date_style setting). */
 typedef enum ZtDateStyle
 {

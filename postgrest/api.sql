@@ -1,0 +1,89 @@
+-- The API schema PostgREST serves, and its roles (SPEC §4).  Load it into a
+-- database where zstack_tfa is installed:  psql -f postgrest/api.sql
+--
+-- nginx turns every /zstack/v1/... request into POST /rpc/zstack with the
+-- original method, raw URI and Authorization in X-ZStack-* headers (see
+-- nginx-zstack.conf): PostgREST must not see ZStack's query string (it would
+-- read limit, order, select and filters itself) nor an Authorization header
+-- (it would take "Bearer ..." for a JWT).  POST makes every call read-write,
+-- so sessions are extended on each call, as ZStack does.
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'zstack_web_anon') THEN
+		CREATE ROLE zstack_web_anon NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'zstack_authenticator') THEN
+		-- give it a password (ALTER ROLE ... PASSWORD) where logins need one
+		CREATE ROLE zstack_authenticator LOGIN NOINHERIT;
+	END IF;
+END $$;
+GRANT zstack_web_anon TO zstack_authenticator;
+
+CREATE SCHEMA IF NOT EXISTS zstack_api;
+
+-- PostgREST's "any" media type handler: the body goes out as these bytes,
+-- with the Content-Type the function sets
+DO $$
+BEGIN
+	CREATE DOMAIN zstack_api."*/*" AS bytea;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+
+-- The one function PostgREST calls: the request body arrives whole, as
+-- text, in the single unnamed argument (so a body that is not JSON gets
+-- zstack_tfa's own 400, not PostgREST's); the reply is http_request's,
+-- unchanged.
+CREATE OR REPLACE FUNCTION zstack_api.zstack(text)
+RETURNS zstack_api."*/*"
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h json := coalesce(nullif(current_setting('request.headers', true), ''), '{}')::json;
+	uri text := coalesce(h->>'x-zstack-uri', '');
+	q int := strpos(uri, '?');
+	body json;
+	r record;
+BEGIN
+	BEGIN
+		body := nullif($1, '')::json;
+	EXCEPTION WHEN invalid_text_representation THEN
+		body := NULL;			-- http_request answers 400 where a body is needed
+	END;
+	SELECT * INTO r FROM zstack_tfa.http_request(
+		coalesce(h->>'x-zstack-method', ''),
+		CASE WHEN q > 0 THEN left(uri, q - 1) ELSE uri END,
+		CASE WHEN q > 0 THEN substr(uri, q + 1) ELSE '' END,
+		CASE WHEN h->>'x-zstack-authorization' IS NULL THEN '{}'::json
+			ELSE json_build_object('Authorization', h->>'x-zstack-authorization') END,
+		body);
+	-- PostgREST 12 takes every 503 it sends for a lost database and
+	-- reconnects and reloads its schema cache (PostgREST/postgrest#4956), but
+	-- ZStack answers 503 for every API error.  So a 503 leaves PostgREST as
+	-- the unassigned 599 with the envelope also in X-ZStack-Body, and nginx
+	-- turns it back into ZStack's 503 (see nginx-zstack.conf).
+	IF r.status = 503 THEN
+		PERFORM set_config('response.status', '599', true);
+		PERFORM set_config('response.headers', json_build_array(
+			json_build_object('Content-Type', r.content_type),
+			json_build_object('X-ZStack-Body', r.body))::text, true);
+	ELSE
+		PERFORM set_config('response.status', r.status::text, true);
+		PERFORM set_config('response.headers',
+			json_build_array(json_build_object('Content-Type', r.content_type))::text, true);
+	END IF;
+	RETURN convert_to(r.body, 'UTF8');
+END
+$$;
+
+-- least privilege: the anonymous role may call this function and, through
+-- it, http_request; nothing else of zstack_tfa
+REVOKE ALL ON FUNCTION zstack_api.zstack(text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA zstack_api TO zstack_web_anon;
+GRANT EXECUTE ON FUNCTION zstack_api.zstack(text) TO zstack_web_anon;
+GRANT USAGE ON SCHEMA zstack_tfa TO zstack_web_anon;
+GRANT EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, json) TO zstack_web_anon;
+
+-- PostgREST reloads its schema cache on this notification
+NOTIFY pgrst, 'reload schema';

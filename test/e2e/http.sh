@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end over real HTTP: the throwaway cluster, PostgREST 12.0.2 and
+# nginx on loopback, checked with curl byte for byte (status, content type,
+# body).  Prints TAP; run by scripts/test.sh with the cluster already up.
+set -u
+. "$(dirname "$0")/../../scripts/lib.sh"
+. "$ZT_ROOT/scripts/http.sh"
+
+DB=zstack_http
+JSON='application/json; charset=utf-8'
+TEXT='text/plain; charset=utf-8'
+API=/zstack/v1/twofactorauthentication
+ADMIN='Authorization: OAuth 5e550000000000000000000000000001'
+ALICE='Authorization: OAuth 5e550000000000000000000000000002'
+EXPIRED='Authorization: OAuth 5e550000000000000000000000000003'
+S1='{"uuid":"f0000000000000000000000000000001","secret":"JBSWY3DPEHPK3PXP","userUuid":"a0000000000000000000000000000001","userType":"AccountVO","createDate":"Jan 10, 2026 9:00:00 AM","lastOpDate":"Jan 10, 2026 9:00:00 AM","status":"NewCreated"}'
+S2='{"uuid":"f0000000000000000000000000000002","secret":"GEZDGNBVGY3TQOJQ","userUuid":"e0000000000000000000000000000001","userType":"IAM2VirtualIDVO","createDate":"Feb 11, 2026 1:30:00 PM","lastOpDate":"Feb 12, 2026 8:15:00 PM","status":"Logined"}'
+S3='{"uuid":"f0000000000000000000000000000003","secret":"NB2HI4DTHIXS653X","userUuid":"36c27e8ff05c4780bf6d2fa65700f22e","userType":"AccountVO","createDate":"Jun 15, 2026 6:07:08 AM","lastOpDate":"Jun 15, 2026 6:07:08 AM","status":"Logined"}'
+ID1001='{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"no such session, or it has expired"}}'
+
+n=0
+tmp=$(mktemp -d)
+# check NAME STATUS CONTENT-TYPE BODY CURL-ARGS...: the exact reply
+check() {
+	local name=$1 status=$2 ctype=$3 body=$4 got
+	shift 4
+	n=$((n + 1))
+	got=$(curl -s -o "$tmp/body" -w '%{http_code}|%{content_type}' "$@")
+	if [ "$got" = "$status|$ctype" ] && printf '%s' "$body" | cmp -s - "$tmp/body"; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name"
+		echo "# want: $status|$ctype $body"
+		echo "# got:  $got $(head -c 600 "$tmp/body")"
+	fi
+}
+# uuids SUFFIX...: the body of fields=uuid for secrets f0...0<suffix>
+uuids() {
+	local out='{"inventories":[' sep='' s
+	for s in "$@"; do out="$out$sep{\"uuid\":\"f000000000000000000000000000000$s\"}"; sep=','; done
+	printf '%s]}' "$out"
+}
+# q COND...: curl arguments for a query with these conditions, URL-encoded
+q() {
+	local a=(-G -H "$ADMIN" "$ZT_HTTP$API/secrets" --data-urlencode fields=uuid --data-urlencode sort=uuid) c
+	for c in "$@"; do a+=(--data-urlencode "q=$c"); done
+	printf '%s\0' "${a[@]}"
+}
+checkq() { # NAME EXPECTED-SUFFIXES CONDITION...
+	local name=$1 want=$2 args=()
+	shift 2
+	mapfile -d '' args < <(q "$@")
+	# shellcheck disable=SC2086
+	check "$name" 200 "$JSON" "$(uuids $want)" "${args[@]}"
+}
+
+psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" -c "ALTER DATABASE $DB SET timezone = 'UTC'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$ZT_ROOT/test/e2e/fixture.sql" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$ZT_ROOT/postgrest/api.sql" >/dev/null 2>&1
+zt_install_http_deps && ZT_PGRST_LOG_LEVEL=info zt_start_http_stack "$DB" || { echo "not ok 1 - the HTTP stack starts"; exit 1; }
+
+# lists, the uuid form, count, replyWithCount, fields, sort
+check "list as admin" 200 "$JSON" "{\"inventories\":[$S1,$S2,$S3]}" -H "$ADMIN" "$ZT_HTTP$API/secrets?sort=uuid"
+check "a normal account sees its own and its IAM2 users'" 200 "$JSON" "{\"inventories\":[$S1,$S2]}" -H "$ALICE" "$ZT_HTTP$API/secrets?sort=%2Buuid"
+check "secrets/{uuid} ignores the query string" 200 "$JSON" "{\"inventories\":[$S2]}" -H "$ADMIN" "$ZT_HTTP$API/secrets/f0000000000000000000000000000002?limit=oops&q=%zz"
+check "secrets/{uuid} outside the caller's view is an empty list" 200 "$JSON" '{"inventories":[]}' -H "$ALICE" "$ZT_HTTP$API/secrets/f0000000000000000000000000000003"
+check "count=true" 200 "$JSON" '{"total":2}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status=Logined&count=TRUE"
+check "replyWithCount, limit, start, sort descending" 200 "$JSON" '{"inventories":[{"uuid":"f0000000000000000000000000000002"}],"total":3}' -H "$ADMIN" "$ZT_HTTP$API/secrets?replyWithCount=true&limit=1&start=1&sort=-createDate&fields=uuid"
+check "fields keep the canonical order" 200 "$JSON" '{"inventories":[{"uuid":"f0000000000000000000000000000001","status":"NewCreated"}]}' -H "$ALICE" "$ZT_HTTP$API/secrets?fields=status,uuid&limit=1&sort=uuid"
+check "an unencoded + in sort is ascending" 200 "$JSON" "$(uuids 1 2 3)" -H "$ADMIN" "$ZT_HTTP$API/secrets?fields=uuid&sort=+createDate"
+check "groupBy and unknown parameters are ignored; PostgREST's own are not read" 200 "$JSON" "$(uuids 3)" -H "$ADMIN" "$ZT_HTTP$API/secrets?groupBy=status&select=secret&order=uuid.desc&uuid=eq.x&fields=uuid&q=uuid=f0000000000000000000000000000003"
+
+# every operator through real URL encoding
+checkq "q !=" "1 3" 'uuid!=f0000000000000000000000000000002'
+checkq "q >=" "2 3" 'createDate>=2026-02-11 13:30:00+00'
+checkq "q <=" "1 2" 'createDate<=Feb 11, 2026 1:30:00 PM'
+checkq "q !?= (not in)" "2" 'uuid!?=f0000000000000000000000000000001,f0000000000000000000000000000003'
+checkq "q !~= (not like)" "1 3" 'userType!~=IAM2%'
+checkq "q ~= (like)" "1 2" 'userUuid~=_000%'
+checkq "q ?= (in)" "1 3" 'status?=NewCreated,Logined' 'userType?=AccountVO'
+checkq "q =" "3" 'secret=NB2HI4DTHIXS653X'
+checkq "q >" "3" 'createDate>1771000000000'
+checkq "q <" "1" 'createDate<2026-02-01'
+checkq "q is null" "" 'uuid is null'
+checkq "q not null" "1 2 3" 'status not null'
+checkq "q =null" "" 'status=null'
+checkq "q !=null" "1 2 3" 'status!=null'
+checkq "a value with & = + % and spaces" "" 'secret=a&b=c+d %25 e'
+
+# errors: 400 texts, 503 envelopes, 404, 405
+check "missing Authorization" 400 "$TEXT" "missing header 'Authorization'" "$ZT_HTTP$API/secrets"
+check "a Bearer token is not OAuth (and PostgREST never sees it)" 400 "$TEXT" "Authorization type must be 'OAuth'" -H "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x" "$ZT_HTTP$API/secrets"
+check "an expired session" 503 "$JSON" "$ID1001" -H "$EXPIRED" "$ZT_HTTP$API/secrets"
+check "a malformed session" 503 "$JSON" '{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"session uuid is not a 32-character lower-case hex string"}}' -H "Authorization: OAuth x" "$ZT_HTTP$API/secrets"
+check "q without an operator" 400 "$TEXT" "invalid query condition 'uuid': no operator found; valid operators are !=, >=, <=, !?= (not in), !~= (not like), ~= (like), ?= (in), =, >, <, 'is null', 'not null'" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid"
+check "limit not an integer" 400 "$TEXT" "Invalid query parameter. 'limit' must be an integer" -H "$ADMIN" "$ZT_HTTP$API/secrets?limit=ten"
+check "start not an integer" 400 "$TEXT" "Invalid query parameter. 'start' must be an integer" -H "$ADMIN" "$ZT_HTTP$API/secrets?start="
+check "a broken percent escape" 400 "$TEXT" "Invalid query string: 'q' is not valid percent-encoded UTF-8" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid%3"
+check "negative limit" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"limit must not be negative"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?limit=-1"
+check "an unknown unicode field, through the 503 path" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"unknown field '"'"'état'"'"' in a query condition; valid fields are uuid, secret, userUuid, userType, createDate, lastOpDate, status"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=%C3%A9tat=1"
+check "a bad enum label" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"invalid value for field status; valid values are NewCreated, Logined"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status%3DDone"
+check "unknown path" 404 "$TEXT" "no api mapping to /zstack/v1/twofactorauthentication/nothing" "$ZT_HTTP$API/nothing"
+check "wrong method" 405 "$TEXT" "the method DELETE is not allowed for /zstack/v1/twofactorauthentication/secrets; use GET" -X DELETE -H "$ADMIN" "$ZT_HTTP$API/secrets"
+
+# a storm of 503s does not make PostgREST reconnect or reload its schema
+before=$(grep -c "Attempting to connect\|Schema cache loaded" "$ZT_HTTP_DIR/postgrest.log")
+for i in $(seq 1 50); do curl -s -o /dev/null -H "$EXPIRED" "$ZT_HTTP$API/secrets"; done
+after=$(grep -c "Attempting to connect\|Schema cache loaded" "$ZT_HTTP_DIR/postgrest.log")
+n=$((n + 1))
+if [ "$before" = "$after" ]; then echo "ok $n - 50 ZStack 503s cause no PostgREST reconnect"; else echo "not ok $n - PostgREST reconnected ($before -> $after)"; fi
+
+# the life cycle over HTTP: state, secret, a login with a twofatoken
+check "state, disabled" 200 "$JSON" '{"state":"Disable"}' "$ZT_HTTP$API/state"
+check "secret while disabled" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"two-factor authentication is disabled"}}' "$ZT_HTTP$API/secret?name=alice&password=alice-password"
+psql -X -q -d "$DB" -c "SELECT zstack_tfa.set_two_factor_authentication_enabled(true)" >/dev/null
+check "state, enabled" 200 "$JSON" '{"state":"Enable"}' "$ZT_HTTP$API/state"
+check "secret with a wrong password" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode 'password=wrong&x'
+check "secret without a name" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"missing parameter '"'"'name'"'"'"}}' "$ZT_HTTP$API/secret?password=x"
+secret_reply=$(curl -s -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode password=alice-password)
+secret=$(printf '%s' "$secret_reply" | sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p')
+n=$((n + 1))
+if [[ "$secret_reply" =~ ^\{\"inventory\":\{\"uuid\":\"[0-9a-f]{32}\",\"secret\":\"[A-Z2-7]{16}\",\"userUuid\":\"a0000000000000000000000000000001\",\"userType\":\"AccountVO\",.*\"status\":\"NewCreated\"\}\}$ ]]; then
+	echo "ok $n - GET secret returns the inventory with the secret"
+else
+	echo "not ok $n - GET secret: $secret_reply"
+fi
+check "login without a code asks for it" 503 "$JSON" '{"error":{"code":"ID.2001","description":"The user has to login by addition authentication","details":"{\"authentications\":[\"googleAuth\"],\"credentials\":\"alice\"}"}}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"accountName":"alice","password":"alice-password"}}'
+code=$(oathtool --totp --base32 "$secret")
+login=$(curl -s -o "$tmp/login" -w '%{http_code}|%{content_type}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" \
+	-d "{\"logInByAccount\":{\"accountName\":\"alice\",\"password\":\"alice-password\"},\"systemTags\":[\"twofatoken::$code\"]}")
+n=$((n + 1))
+if [ "$login" = "200|$JSON" ] && grep -qE '^\{"inventory":\{"uuid":"[0-9a-f]{32}","accountUuid":"a0000000000000000000000000000001","userUuid":"a0000000000000000000000000000001","expiredDate":"[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M","createDate":"[^"]+"\}\}$' "$tmp/login"; then
+	echo "ok $n - PUT login with an oathtool code gives a session"
+else
+	echo "not ok $n - PUT login: $login $(cat "$tmp/login")"
+fi
+session=$(sed -n 's/^{"inventory":{"uuid":"\([0-9a-f]*\)".*/\1/p' "$tmp/login")
+# enabling 2FA replaced every secret: alice now has just her new one
+check "the new session queries" 200 "$JSON" "{\"inventories\":[{\"secret\":\"$secret\",\"status\":\"Logined\"}]}" -H "Authorization: OAuth $session" "$ZT_HTTP$API/secrets?fields=secret,status"
+check "the same code again is refused" 503 "$JSON" '{"error":{"code":"ID.2002","description":"Fail to authenticate a user due to addition authentication","details":"wrong or already used two-factor authentication code"}}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d "{\"logInByAccount\":{\"accountName\":\"alice\",\"password\":\"alice-password\"},\"systemTags\":[\"twofatoken::$code\"]}"
+check "a login body that is not JSON" 400 "$TEXT" 'the request body must be {"logInByAccount":{"accountName":"...","password":"..."},"systemTags":[...]}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d 'accountName=alice'
+check "GET on the login path" 405 "$TEXT" "the method GET is not allowed for /zstack/v1/accounts/login; use PUT" "$ZT_HTTP/zstack/v1/accounts/login"
+
+# nginx never logs query strings (GET .../secret carries a password)
+n=$((n + 1))
+if grep -q "alice-password\|password=" "$ZT_HTTP_DIR/access.log"; then echo "not ok $n - the access log holds a password"; else echo "ok $n - the access log holds no query string"; fi
+
+zt_stop_http_stack
+rm -rf "$tmp"
+psql -X -q -c "DROP DATABASE $DB" >/dev/null
+echo "1..$n"
