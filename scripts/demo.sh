@@ -2,15 +2,19 @@
 # The zstack_tfa demo: installs what is missing (apt-get), builds, installs,
 # starts a throwaway PostgreSQL 15 cluster in a temporary folder, loads a
 # realistic sample and prints real API replies.  The cluster is removed at
-# the end; `--keep` leaves it running and prints how to connect.
+# the end; `--keep` leaves it running and prints how to connect.  `--http`
+# also starts PostgREST and nginx on loopback and shows real curl calls.
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/http.sh"
 cd "$ZT_ROOT"
 keep=0
+http=0
 for arg in "$@"; do
 	case "$arg" in
 		--keep) keep=1 ;;
-		*) echo "usage: $0 [--keep]" >&2; exit 2 ;;
+		--http) http=1 ;;
+		*) echo "usage: $0 [--keep] [--http]" >&2; exit 2 ;;
 	esac
 done
 
@@ -25,9 +29,28 @@ psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -f scripts/sample.sql
 
 psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
 
+if [ "$http" = 1 ]; then
+	zt_install_http_deps
+	psql -X -q -v ON_ERROR_STOP=1 -f postgrest/api.sql >/dev/null 2>&1
+	zt_start_http_stack postgres
+	[ "$keep" = 1 ] || trap 'zt_stop_http_stack; zt_stop_cluster' EXIT
+	session=$(psql -X -At -c "SELECT s.uuid FROM zstack_tfa.session s JOIN zstack_tfa.account a
+		ON a.uuid = s.account_uuid WHERE a.name = 'admin' ORDER BY s.create_date DESC LIMIT 1")
+	run() { echo "\$ $(printf '%q ' "$@")"; "$@"; echo; echo; }
+	echo
+	echo "== over HTTP: nginx $ZT_HTTP -> PostgREST -> zstack_tfa"
+	run curl -s "$ZT_HTTP/zstack/v1/twofactorauthentication/state"
+	run curl -s -H "Authorization: OAuth $session" \
+		"$ZT_HTTP/zstack/v1/twofactorauthentication/secrets?q=status=Logined&fields=uuid,userType,status&sort=%2BcreateDate"
+	run curl -s -i -H "Authorization: OAuth 0123456789abcdef0123456789abcdef" \
+		"$ZT_HTTP/zstack/v1/twofactorauthentication/secrets"
+	run curl -s -i "$ZT_HTTP/zstack/v1/twofactorauthentication/secrets"
+fi
+
 if [ "$keep" = 1 ]; then
 	echo
 	echo "== the cluster keeps running; connect with:"
 	echo "   PGHOST=$PGHOST PGUSER=postgres psql"
+	[ "$http" = 1 ] && echo "   curl $ZT_HTTP/zstack/v1/twofactorauthentication/state   (PostgREST and nginx: $ZT_HTTP_DIR)"
 	echo "   stop it with: $([ "$(id -u)" -eq 0 ] && echo 'runuser -u postgres -- ')$PGBIN/pg_ctl -D $ZT_CLUSTER/data stop"
 fi
