@@ -26,4 +26,39 @@ test/unit/test_parse: test/unit/test_parse.c $(UNIT_SRCS) src/parse.h src/catalo
 unit: test/unit/test_parse
 	./test/unit/test_parse
 
-EXTRA_CLEAN = test/unit/test_parse
+EXTRA_CLEAN = test/unit/test_parse fuzz/build
+
+# libFuzzer targets for every parser that sees user input (clang).  `make
+# fuzz` runs each for FUZZ_SECONDS; scripts/test.sh runs a short pass.
+FUZZ_TARGETS = condition query_string params token base32 date
+FUZZ_SECONDS ?= 300
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
+
+fuzz/build/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(UNIT_SRCS) src/parse.h src/catalog.h
+	@mkdir -p fuzz/build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(UNIT_SRCS) -loath
+
+.PHONY: fuzz-build fuzz
+fuzz-build: $(FUZZ_TARGETS:%=fuzz/build/fuzz_%)
+
+# Each target fuzzes from its seed corpus (new inputs go to a scratch folder,
+# so the repository is not touched) after replaying its kept regressions.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		scratch=$$(mktemp -d); \
+		./fuzz/build/fuzz_$$t -runs=0 fuzz/regressions/$$t fuzz/corpus/$$t >/dev/null 2>&1 || exit 1; \
+		./fuzz/build/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+			-artifact_prefix=fuzz/regressions/$$t/ $$scratch fuzz/corpus/$$t 2>&1 | grep -E 'Done|stat::number_of_executed_units|ERROR' ; \
+		rc=$${PIPESTATUS[0]}; rm -rf $$scratch; [ $$rc -eq 0 ] || { echo "fuzz_$$t failed"; exit 1; }; \
+		echo "ok - fuzz_$$t"; \
+	done
+
+# Static analysis of src/: both must be silent.
+PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+.PHONY: lint
+lint:
+	cppcheck --enable=warning,style,performance,portability --inline-suppr --quiet \
+		--error-exitcode=1 --suppress=missingIncludeSystem -D__GNUC__ --std=c99 \
+		-Isrc -I$(PG_INCLUDEDIR_SERVER) src/
+	clang-tidy --quiet src/*.c -- -Isrc -I$(PG_INCLUDEDIR_SERVER) -D_GNU_SOURCE

@@ -51,6 +51,17 @@ grep -q '^1\.\.' test/e2e.log || e_bad=$((e_bad + 1))
 [ "$e_bad" -gt 0 ] && grep -v '^ok ' test/e2e.log
 count e2e "$e_ok" "$e_bad"
 
+# 5. fuzzing: every parser target, 10 s each after replaying kept crashes
+make -s fuzz FUZZ_SECONDS="${ZT_FUZZ_SECONDS:-10}" SHELL=/bin/bash >test/fuzz.log 2>&1
+f_all=$(ls fuzz/fuzz_*.c | wc -l)
+f_ok=$(grep -c '^ok - fuzz_' test/fuzz.log)
+f_bad=$((f_all - f_ok))
+[ "$f_bad" -eq 0 ] || tail -30 test/fuzz.log
+count fuzz "$f_ok" "$f_bad"
+
+# 6. static analysis: cppcheck and clang-tidy are silent on src/
+if make -s lint >test/lint.log 2>&1; then count lint 1 0; else cat test/lint.log; count lint 0 1; fi
+
 # the server log must never hold a secret or a code (the tests plant markers)
 if grep -q 'ZTLOGCANARY' "$ZT_CLUSTER/server.log"; then
 	echo "server log holds a planted secret"; failed=$((failed + 1))

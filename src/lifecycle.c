@@ -439,7 +439,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	bool		has_tag = FindTokenTag(fcinfo, 2, &code, &code_len);
 	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now_ts = GetCurrentTimestamp();
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -487,12 +487,12 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	failures = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	locked_until = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &locked_null));
 
-	if (!locked_null && locked_until > now)
+	if (!locked_null && locked_until > now_ts)
 	{
 		long		secs;
 		int			usecs;
 
-		TimestampDifference(now, locked_until, &secs, &usecs);
+		TimestampDifference(now_ts, locked_until, &secs, &usecs);
 		explicit_bzero(secret, strlen(secret));
 		zt_fail(f, ZT_ERR_ID_2002,
 				"two-factor logins of this account are locked after %d wrong codes in a row; try again in %ld seconds",
@@ -505,11 +505,11 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 
 	zt_totp_decode(secret, strlen(secret), &key);
 	explicit_bzero(secret, strlen(secret));
-	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now), TOTP_WINDOW,
+	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
 					   last_step, &matched);
 	zt_totp_free_key(&key);
 
-	values[2] = TimestampTzGetDatum(now);
+	values[2] = TimestampTzGetDatum(now_ts);
 	if (ok)
 	{
 		values[1] = Int64GetDatum(matched);
@@ -533,7 +533,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 		fvalues[0] = values[0];
 		fvalues[1] = Int32GetDatum(failures);
 		if (failures >= zt_max_failed_attempts)
-			fvalues[2] = TimestampTzGetDatum(now + (int64) zt_lockout_seconds * USECS_PER_SEC);
+			fvalues[2] = TimestampTzGetDatum(now_ts + (int64) zt_lockout_seconds * USECS_PER_SEC);
 		else
 			fnulls[2] = 'n';
 		if (SPI_execute_plan(zt_keep_plan(&failure_plan,

@@ -105,21 +105,20 @@ zt_parse_condition(const char *s, size_t len, ZtCondition *out)
 	}
 
 	/* the suffix forms: "<name> is null" and "<name> not null" */
+	while (len > 0 && IsSpace(s[len - 1]))
+		len--;					/* trailing white space is tolerated */
 	for (int op = ZT_OP_IS_NULL; op <= ZT_OP_NOT_NULL; op++)
 	{
 		const char *suffix = zt_operator_tokens[op];
 		size_t		slen = strlen(suffix);
-		const char *end = s + len;
 
-		/* trailing white space after the suffix is tolerated */
-		while (end > s && IsSpace(end[-1]))
-			end--;
-		if ((size_t) (end - s) <= slen ||
-			memcmp(end - slen, suffix, slen) != 0 ||
-			!IsSpace(end[-(long) slen - 1]))
+		/* the suffix needs a white space before it, and a name before that */
+		if (len <= slen + 1 ||
+			memcmp(s + len - slen, suffix, slen) != 0 ||
+			!IsSpace(s[len - slen - 1]))
 			continue;
 		out->name = s;
-		out->name_len = (size_t) (end - s) - slen;
+		out->name_len = len - slen;
 		zt_trim(&out->name, &out->name_len);
 		out->op = (ZtOperator) op;
 		out->value = NULL;
@@ -365,6 +364,26 @@ zt_parse_token_tag(const char *s, size_t len, const char **code,
 }
 
 /*
+ * Copy a TOTP code into out[ZT_CODE_DIGITS] and say whether it is exactly six
+ * ASCII digits.  No branch depends on the digits themselves, so the time
+ * taken tells nothing about the code.
+ */
+bool
+zt_copy_totp_code(const char *code, size_t len, char *out)
+{
+	bool		well_formed = (len == ZT_CODE_DIGITS);
+
+	for (size_t i = 0; i < ZT_CODE_DIGITS; i++)
+	{
+		char		c = (i < len) ? code[i] : 'x';
+
+		well_formed &= (c >= '0' && c <= '9');
+		out[i] = c;
+	}
+	return well_formed;
+}
+
+/*
  * Write a local time in the given style; returns the length written, or 0
  * when the parts are out of range (the caller's timestamp was not finite).
  */
@@ -378,8 +397,12 @@ zt_format_date(char *buf, size_t bufsize, ZtDateStyle style,
 	};
 	int			n;
 
-	if (p->month < 1 || p->month > 12 || p->hour < 0 || p->hour > 23 ||
-		p->year < -9999999 || p->year > 9999999)
+	/* out-of-range parts are refused, never printed (found by fuzz_date) */
+	if (p->month < 1 || p->month > 12 || p->day < 1 || p->day > 31 ||
+		p->hour < 0 || p->hour > 23 || p->minute < 0 || p->minute > 59 ||
+		p->second < 0 || p->second > 60 ||
+		p->year < -9999999 || p->year > 9999999 ||
+		p->utc_offset < -86400 || p->utc_offset > 86400)
 		return 0;
 
 	if (style == ZT_DATE_ZSTACK)

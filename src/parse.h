@@ -88,6 +88,10 @@ extern ZtAuthResult zt_parse_authorization(const char *s, size_t len,
 extern bool zt_parse_token_tag(const char *s, size_t len, const char **code,
 							   size_t *code_len);
 
+#define ZT_CODE_DIGITS 6
+
+extern bool zt_copy_totp_code(const char *code, size_t len, char *out);
+
 /* Output styles of the date writer (the zstack_tfa.date_style setting). */
 typedef enum ZtDateStyle
 {

@@ -107,7 +107,7 @@ GetFieldTypes(void)
 									ObjectIdGetDatum(schema));
 				if (!OidIsValid(t))
 					elog(ERROR, "type zstack_tfa.%s is missing", fd->enum_type);
-				for (int j = 0; fd->labels[j] != NULL && j < MAX_LABELS; j++)
+				for (int j = 0; j < MAX_LABELS && fd->labels[j] != NULL; j++)
 					field_types.label_oid[i][j] =
 						DatumGetObjectId(DirectFunctionCall2(enum_in,
 															 CStringGetDatum(fd->labels[j]),
@@ -255,9 +255,12 @@ ConvertValue(int fi, const FieldTypes *ft, const char *s, size_t len,
 				TimestampTz ts;
 
 				if (!ParseTimestamp(s, len, &ts))
-					return zt_fail(f, ZT_ERR_SYS_1007,
-								   "invalid value for field %s: expected a timestamp (epoch milliseconds or a date such as 2026-11-28 15:04:05)",
-								   fd->api_name);
+				{
+					zt_fail(f, ZT_ERR_SYS_1007,
+							"invalid value for field %s: expected a timestamp (epoch milliseconds or a date such as 2026-11-28 15:04:05)",
+							fd->api_name);
+					return false;
+				}
 				*out = TimestampTzGetDatum(ts);
 				return true;
 			}
@@ -277,12 +280,33 @@ ConvertValue(int fi, const FieldTypes *ft, const char *s, size_t len,
 				initStringInfo(&valid);
 				for (int j = 0; fd->labels[j] != NULL; j++)
 					appendStringInfo(&valid, "%s%s", j ? ", " : "", fd->labels[j]);
-				return zt_fail(f, ZT_ERR_SYS_1007,
-							   "invalid value for field %s; valid values are %s",
-							   fd->api_name, valid.data);
+				zt_fail(f, ZT_ERR_SYS_1007, "invalid value for field %s; valid values are %s",
+						fd->api_name, valid.data);
+				return false;
 			}
 	}
 	return false;
+}
+
+/* The SQL operator of a comparison condition. */
+static const char *
+SqlComparison(ZtOperator op)
+{
+	switch (op)
+	{
+		case ZT_OP_NE:
+			return "<>";
+		case ZT_OP_GE:
+			return ">=";
+		case ZT_OP_LE:
+			return "<=";
+		case ZT_OP_GT:
+			return ">";
+		case ZT_OP_LT:
+			return "<";
+		default:
+			return "=";
+	}
 }
 
 /* Append one typed condition to the WHERE clause. */
@@ -290,10 +314,6 @@ static bool
 AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 			 ZtFailure *f)
 {
-	static const char *const sql_ops[] = {
-		[ZT_OP_NE] = "<>",[ZT_OP_GE] = ">=",[ZT_OP_LE] = "<=",
-		[ZT_OP_EQ] = "=",[ZT_OP_GT] = ">",[ZT_OP_LT] = "<",
-	};
 	int			fi = zt_field_lookup(c->name, c->name_len);
 	const ZtField *fd;
 	Datum		v;
@@ -353,13 +373,22 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 								 AddParam(q, ft->array_type[fi], PointerGetDatum(arr)));
 				return true;
 			}
-		default:
+		case ZT_OP_EQ:
+		case ZT_OP_NE:
+		case ZT_OP_GT:
+		case ZT_OP_GE:
+		case ZT_OP_LT:
+		case ZT_OP_LE:
 			if (!ConvertValue(fi, ft, c->value, c->value_len, &v, f))
 				return false;
-			appendStringInfo(&q->where, " %s $%d", sql_ops[c->op],
+			appendStringInfo(&q->where, " %s $%d", SqlComparison(c->op),
 							 AddParam(q, ft->type[fi], v));
 			return true;
+		case ZT_OP_COUNT:
+			break;
 	}
+	elog(ERROR, "unknown condition operator %d", (int) c->op);
+	return false;				/* keep the compiler quiet */
 }
 
 /*
@@ -375,6 +404,7 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 	ZtCaller	caller;
 	int			sort_field;
 	bool		descending;
+	bool		any_field = false;
 
 	InitFieldTexts();
 	if (req->ncond > ZT_MAX_CONDITIONS)
@@ -440,7 +470,7 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 		}
 	}
 
-	memset(q->mask, req->nfields > 0 ? 0 : 1, sizeof(q->mask));
+	memset(q->mask, false, sizeof(q->mask));
 	for (int i = 0; i < req->nfields; i++)
 	{
 		const char *name = req->fields[i];
@@ -456,9 +486,10 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 						   "unknown field '%s' in fields; valid fields are %s",
 						   zt_clip(name, len, 64), field_names);
 		q->mask[fi] = true;
+		any_field = true;
 	}
-	if (memchr(q->mask, true, sizeof(q->mask)) == NULL)
-		memset(q->mask, true, sizeof(q->mask));	/* "fields=" alone: all */
+	if (!any_field)
+		memset(q->mask, true, sizeof(q->mask));	/* no fields, or "fields=": all */
 	return true;
 }
 
@@ -543,7 +574,7 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
  */
 static void
 WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
-			   bool *nulls, const bool *mask, bool hide_secret)
+			   const bool *nulls, const bool *mask, bool hide_secret)
 {
 	bool		first = true;
 

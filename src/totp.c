@@ -128,18 +128,11 @@ zt_totp_match(const ZtTotpKey *key, const char *code, size_t code_len,
 {
 	char		want[ZT_TOTP_DIGITS + 1];
 	char		given[ZT_TOTP_DIGITS];
-	bool		well_formed = (code_len == ZT_TOTP_DIGITS);
+	bool		well_formed = zt_copy_totp_code(code, code_len, given);
 	bool		found = false;
 
+	StaticAssertStmt(ZT_TOTP_DIGITS == ZT_CODE_DIGITS, "one code length");
 	EnsureOath();
-	/* copy without branching on the digits themselves */
-	for (int i = 0; i < ZT_TOTP_DIGITS; i++)
-	{
-		char		c = (i < (int) code_len) ? code[i] : 'x';
-
-		well_formed &= (c >= '0' && c <= '9');
-		given[i] = c;
-	}
 	for (int64 s = step - window; s <= step + window; s++)
 	{
 		unsigned char diff = 0;

@@ -164,6 +164,10 @@ main(void)
 		char		buf[ZT_DATE_BUFSIZE];
 
 		check(zt_format_date(buf, sizeof(buf), ZT_DATE_ZSTACK, &bad) == 0, "month 13 is refused");
+		check(zt_format_date(buf, sizeof(buf), ZT_DATE_ISO8601, &(ZtDateParts) {2026, 1, 1, 0, 0, 0, -2147483647 - 1}) == 0,
+			  "an offset of INT_MIN is refused (fuzz_date's crash)");
+		check(zt_format_date(buf, sizeof(buf), ZT_DATE_ZSTACK, &(ZtDateParts) {2026, 1, 0, 0, 0, 0, 0}) == 0, "day 0 is refused");
+		check(zt_format_date(buf, sizeof(buf), ZT_DATE_ZSTACK, &(ZtDateParts) {2026, 1, 1, 0, 60, 0, 0}) == 0, "minute 60 is refused");
 		check(zt_format_date(buf, 8, ZT_DATE_ZSTACK, &(ZtDateParts) {2026, 1, 1, 0, 0, 0, 0}) == 0, "small buffer is refused");
 	}
 
