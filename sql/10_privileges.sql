@@ -18,8 +18,17 @@ SELECT p.proname, p.proconfig FROM pg_proc p
 SELECT count(*) > 5 AS has_security_definer_functions FROM pg_proc p
 	WHERE p.pronamespace = 'zstack_tfa'::regnamespace AND p.prosecdef;
 
--- a role with no grants can do nothing
+-- a role with no grants can do nothing: walk every relation and function
+-- of the schema, whatever is added later
 CREATE ROLE zt_nobody;
+SELECT c.relname, c.relkind FROM pg_class c
+	WHERE c.relnamespace = 'zstack_tfa'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S', 'p')
+	AND (has_table_privilege('zt_nobody', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+		OR (c.relkind = 'S' AND has_sequence_privilege('zt_nobody', c.oid, 'USAGE, SELECT, UPDATE')));
+SELECT p.proname FROM pg_proc p
+	WHERE p.pronamespace = 'zstack_tfa'::regnamespace AND has_function_privilege('zt_nobody', p.oid, 'EXECUTE');
+SELECT count(*) > 10 AS relations_walked FROM pg_class WHERE relnamespace = 'zstack_tfa'::regnamespace;
+SELECT count(*) > 15 AS functions_walked FROM pg_proc WHERE pronamespace = 'zstack_tfa'::regnamespace;
 SET ROLE zt_nobody;
 SELECT * FROM zstack_tfa.secret;
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001');
@@ -84,6 +93,7 @@ CREATE OPERATOR zt_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = zt_evil.a
 CREATE FUNCTION zt_evil.now() RETURNS timestamptz
 	LANGUAGE sql AS $$ SELECT timestamptz 'infinity' $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA zt_evil TO zt_management;
+GRANT EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, json) TO zt_management;
 SET ROLE zt_management;
 SET search_path = zt_evil, pg_catalog;
 CREATE TEMP TABLE secret (uuid text);
@@ -91,6 +101,15 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 	'{uuid=f0000000000000000000000000000001}', count => true) AS bob_sees_alice;
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000007',
 	count => true)->'error'->>'code' AS expired_still_expired;
+-- functions in pg_temp are never found by unqualified names, and the
+-- pinned path puts pg_temp last anyway
+CREATE FUNCTION pg_temp.json_each_text(json) RETURNS TABLE (key text, value text)
+	LANGUAGE sql AS $$ SELECT 'authorization', 'OAuth 5e550000000000000000000000000001' $$;
+CREATE FUNCTION pg_temp.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'authorization' $$;
+SET search_path = pg_temp, zt_evil, pg_catalog;
+SELECT status, left(body, 40) AS body FROM zstack_tfa.http_request('GET',
+	'/zstack/v1/twofactorauthentication/secrets', '', '{"X":"y"}') AS pg_temp_hijack;
+DROP FUNCTION pg_temp.json_each_text(json), pg_temp.lower(text);
 DROP TABLE pg_temp.secret;
 RESET search_path;
 RESET ROLE;

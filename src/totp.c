@@ -246,7 +246,7 @@ AppendPercentEncoded(StringInfo buf, const char *s)
 
 /*
  * otpauth_uri(secret, label, issuer DEFAULT 'ZStack'): the Key URI that
- * authenticator apps read from a QR code.  A NULL issuer is left out.
+ * authenticator apps read from a QR code.  A NULL or empty issuer is left out.
  */
 Datum
 otpauth_uri(PG_FUNCTION_ARGS)
@@ -257,12 +257,20 @@ otpauth_uri(PG_FUNCTION_ARGS)
 	char	   *label;
 	char	   *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
+	if (issuer != NULL && issuer[0] == '\0')
+		issuer = NULL;			/* an empty issuer is no issuer */
+
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "secret" : "label")));
 	secret = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (label[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label must not be empty"),
+				 errdetail("The label names the account in the authenticator app.")));
 	/* only a secret an authenticator can use goes into the URI */
 	zt_totp_decode(secret, strlen(secret), &key);
 	zt_totp_free_key(&key);
