@@ -226,9 +226,18 @@ CREATE TABLE zstack_tfa.auth_event (
 	-- no foreign keys: events outlive the accounts they speak of
 	account_uuid zstack_tfa.zuuid,
 	user_uuid zstack_tfa.zuuid,
-	user_type zstack_tfa.user_type
+	user_type zstack_tfa.user_type,
+	-- for 2FA logins: which secret (its uuid, never its value), and for a
+	-- success the RFC 6238 time step it accepted
+	secret_uuid zstack_tfa.zuuid,
+	totp_step bigint CHECK (totp_step >= 0),
+	CHECK (totp_step IS NULL OR (outcome = 'success' AND secret_uuid IS NOT NULL))
 );
 CREATE INDEX auth_event_at_idx ON zstack_tfa.auth_event (at);
+-- defence in depth for replay protection: should the check ever let a step
+-- through twice, this insert fails and the login rolls back with it
+CREATE UNIQUE INDEX auth_event_accepted_step_key
+	ON zstack_tfa.auth_event (secret_uuid, totp_step) WHERE totp_step IS NOT NULL;
 CREATE INDEX auth_event_account_uuid_idx ON zstack_tfa.auth_event (account_uuid, at);
 SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.auth_event', '');
 SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.auth_event_id_seq', '');

@@ -91,7 +91,7 @@ zt_run_tap() {
 	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" \
 		PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
 		PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-		prove -v t/*.pl) >"$log" 2>&1
+		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1
 	local rc=$?
 	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log >>"$log" 2>/dev/null
 	rm -rf "$dir"

@@ -148,6 +148,22 @@ SELECT table_name, column_name FROM information_schema.columns
 SELECT count(*) AS audit_leaks FROM zstack_tfa.auth_event e
 	WHERE concat_ws(' ', kind, outcome, error_code) ~ '[A-Z2-7]{16}|[0-9]{6}|password';
 SELECT count(*) AS events_checked FROM zstack_tfa.auth_event;
+-- a successful 2FA login records the secret's uuid and the step it used,
+-- never the code; other events record no step
+SELECT kind, outcome, secret_uuid IS NOT NULL AS has_secret_uuid, totp_step IS NOT NULL AS has_step, count(*)
+	FROM zstack_tfa.auth_event WHERE kind = 'login' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+SELECT count(*) AS steps_not_matching_a_secret FROM zstack_tfa.auth_event e
+	WHERE e.totp_step IS NOT NULL AND e.secret_uuid IS NULL;
+-- and the database refuses a second acceptance of a step, whatever the code
+DO $$
+BEGIN
+	INSERT INTO zstack_tfa.auth_event (kind, outcome, secret_uuid, totp_step)
+		SELECT kind, outcome, secret_uuid, totp_step FROM zstack_tfa.auth_event
+		WHERE totp_step IS NOT NULL LIMIT 1;
+	RAISE NOTICE 'a step was accepted twice';
+EXCEPTION WHEN unique_violation THEN
+	RAISE NOTICE 'second acceptance refused (%)', SQLSTATE;
+END $$;
 
 -- misuse raises
 SELECT zstack_tfa.set_two_factor_authentication_enabled(NULL);

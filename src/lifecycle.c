@@ -287,17 +287,17 @@ LoadPrincipal(const char *name, bool iam2, Principal *p)
 }
 
 /*
- * Record an authentication event.  Only fixed words and uuids go in: never
- * a secret, a code, a password or a name someone typed.
+ * Record an authentication event.  Only fixed words, uuids and a time step
+ * number go in: never a secret, a code, a password or a name someone typed.
  */
 static void
-Audit(const char *kind, const char *outcome, const char *zstack_code,
-	  const Principal *p)
+AuditWithSecret(const char *kind, const char *outcome, const char *zstack_code,
+			const Principal *p, const char *secret_uuid, int64 step)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		known = (p != NULL && p->found);
 
 	values[0] = CStringGetTextDatum(kind);
@@ -306,18 +306,32 @@ Audit(const char *kind, const char *outcome, const char *zstack_code,
 	values[3] = known ? CStringGetTextDatum(p->account_uuid) : (Datum) 0;
 	values[4] = known ? CStringGetTextDatum(p->uuid) : (Datum) 0;
 	values[5] = known ? CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO") : (Datum) 0;
+	values[6] = secret_uuid ? CStringGetTextDatum(secret_uuid) : (Datum) 0;
+	values[7] = Int64GetDatum(step);
 	if (!zstack_code)
 		nulls[2] = 'n';
 	if (!known)
 		nulls[3] = nulls[4] = nulls[5] = 'n';
+	if (!secret_uuid)
+		nulls[6] = 'n';
+	if (step < 0)
+		nulls[7] = 'n';
 	if (SPI_execute_plan(zt_keep_plan(&plan,
-									  "INSERT INTO zstack_tfa.auth_event"
-									  " (kind, outcome, error_code, account_uuid, user_uuid, user_type)"
+									  "INSERT INTO zstack_tfa.auth_event (kind, outcome, error_code,"
+									  " account_uuid, user_uuid, user_type, secret_uuid, totp_step)"
 									  " VALUES ($1::zstack_tfa.auth_event_kind, $2, $3, $4, $5,"
-									  " $6::zstack_tfa.user_type)",
-									  6, types),
+									  " $6::zstack_tfa.user_type, $7, $8)",
+									  8, types),
 						 values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "audit insert failed");
+}
+
+/* An audit event that concerns no particular secret. */
+static void
+Audit(const char *kind, const char *outcome, const char *zstack_code,
+	  const Principal *p)
+{
+	AuditWithSecret(kind, outcome, zstack_code, p, NULL, -1);
 }
 
 /* Is the global 2FA switch on?  Absent means off, as in ZStack. */
@@ -450,6 +464,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	TimestampTz locked_until;
 	ZtTotpKey	key;
 	int64		matched = -1;
+	char	   *secret_uuid;
 	bool		ok;
 
 	if (!has_tag)
@@ -468,7 +483,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 
 	values[0] = CStringGetTextDatum(p->uuid);
 	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
-									  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts, locked_until"
+									  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts, locked_until, uuid"
 									  " FROM zstack_tfa.secret WHERE user_uuid = $1 FOR UPDATE",
 									  1, types),
 						 values, NULL, false, 1) != SPI_OK_SELECT)
@@ -486,6 +501,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	last_step = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	failures = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	locked_until = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &locked_null));
+	secret_uuid = SPI_getvalue(tup, desc, 5);
 
 	if (!locked_null && locked_until > now_ts)
 	{
@@ -497,7 +513,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 		zt_fail(f, ZT_ERR_ID_2002,
 				"two-factor logins of this account are locked after %d wrong codes in a row; try again in %ld seconds",
 				failures, secs + (usecs > 0 ? 1 : 0));
-		Audit("login", "locked", "ID.2002", p);
+		AuditWithSecret("login", "locked", "ID.2002", p, secret_uuid, -1);
 		return false;
 	}
 	if (!locked_null)
@@ -521,6 +537,7 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 										  3, types),
 							 values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "secret update failed");
+		AuditWithSecret("login", "success", NULL, p, secret_uuid, matched);
 		return true;
 	}
 
@@ -548,12 +565,12 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 		zt_fail(f, ZT_ERR_ID_2002,
 				"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
 				failures, zt_lockout_seconds);
-		Audit("login", "wrong_code_locked", "ID.2002", p);
+		AuditWithSecret("login", "wrong_code_locked", "ID.2002", p, secret_uuid, -1);
 	}
 	else
 	{
 		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
-		Audit("login", "wrong_code", "ID.2002", p);
+		AuditWithSecret("login", "wrong_code", "ID.2002", p, secret_uuid, -1);
 	}
 	return false;
 }
@@ -620,6 +637,7 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 	Principal	p;
 	ZtFailure	f;
 	bool		ok;
+	bool		second_factor = false;
 
 	initStringInfo(&out);
 	SPI_connect();
@@ -632,11 +650,13 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 		Audit("login", "bad_credentials", "ID.1000", &p);
 	}
 	else if (TwoFactorEnabled())
-		ok = CheckSecondFactor(fcinfo, &p, name, &f);
+		ok = second_factor = CheckSecondFactor(fcinfo, &p, name, &f);
 	if (ok)
 	{
 		CreateSession(&p, &out);
-		Audit("login", "success", NULL, &p);
+		/* a 2FA login's success was audited with its secret and step */
+		if (!second_factor)
+			Audit("login", "success", NULL, &p);
 	}
 	else
 		zt_error_envelope(&out, &f);
