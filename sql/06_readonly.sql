@@ -32,11 +32,19 @@ COMMIT;
 
 -- the timeout is a setting, and only a superuser may change it
 SET zstack_tfa.session_timeout = '1h';
+UPDATE zstack_tfa.session SET expired_date = now() + interval '10 seconds'
+	WHERE uuid = '5e550000000000000000000000000003';
 BEGIN;
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
 SELECT expired_date = now() + interval '1 hour' AS extended_by_setting
 	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
 COMMIT;
+-- extending never shortens: a session valid for longer keeps its expiry
+UPDATE zstack_tfa.session SET expired_date = '2100-01-01 00:00:00+00'
+	WHERE uuid = '5e550000000000000000000000000003';
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
+SELECT expired_date = '2100-01-01 00:00:00+00' AS long_session_kept
+	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
 RESET zstack_tfa.session_timeout;
 SET zstack_tfa.session_timeout = 0;
 SET zstack_tfa.no_such_setting = 1;

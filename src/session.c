@@ -81,8 +81,8 @@ CopyUuid(char *dst, HeapTuple tup, TupleDesc desc, int col)
 
 /*
  * Check a session uuid and fill in the caller; on success the session's
- * expiry moves to now + zstack_tfa.session_timeout, unless this call may
- * not write.  Must run inside an SPI connection.
+ * expiry moves to now + zstack_tfa.session_timeout (never earlier than it
+ * was), unless this call may not write.  Must run inside an SPI connection.
  */
 bool
 zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
@@ -112,7 +112,8 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	else
 		plan = zt_keep_plan(&extend_plan,
 							"UPDATE zstack_tfa.session s"
-							" SET expired_date = pg_catalog.now() + $2 * interval '1 second'"
+							" SET expired_date = GREATEST(s.expired_date,"
+							" pg_catalog.now() + $2 * interval '1 second')"
 							" FROM zstack_tfa.account a"
 							" WHERE s.uuid = $1 AND s.expired_date > pg_catalog.now()"
 							" AND a.uuid = s.account_uuid"
