@@ -12,7 +12,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=zstack_tfa
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 # CI builds with -Werror; PGXS's own flags stay as they are
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(ZT_WERROR)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(ZT_WERROR) $(PG_CFLAGS_EXTRA)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -56,6 +56,11 @@ fuzz: fuzz-build
 
 # Static analysis of src/: both must be silent.
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+# The regression suite with the server under valgrind (scripts/valgrind.sh).
+.PHONY: valgrind-check
+valgrind-check:
+	bash scripts/valgrind.sh
+
 .PHONY: lint
 lint:
 	cppcheck --enable=warning,style,performance,portability --inline-suppr --quiet \

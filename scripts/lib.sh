@@ -66,7 +66,19 @@ log_min_messages = warning
 # tests typed) stay out, messages and details stay in
 log_min_error_statement = panic
 CONF
-	zt_as_owner "$PGBIN/pg_ctl" -D "$ZT_CLUSTER/data" -l "$ZT_CLUSTER/server.log" -w start >/dev/null ||
+	# ZT_VALGRIND=1: every server process under valgrind memcheck
+	local postgres=()
+	if [ "${ZT_VALGRIND:-0}" = 1 ]; then
+		cat >"$ZT_CLUSTER/valgrind-postgres" <<WRAP
+#!/bin/sh
+exec valgrind --quiet --trace-children=yes --track-origins=no --leak-check=no \\
+	--read-var-info=no --num-callers=30 --log-file="$ZT_CLUSTER/valgrind.%p.log" \\
+	$PGBIN/postgres "\$@"
+WRAP
+		chmod 755 "$ZT_CLUSTER/valgrind-postgres"
+		postgres=(-p "$ZT_CLUSTER/valgrind-postgres" -t 600)
+	fi
+	zt_as_owner "$PGBIN/pg_ctl" -D "$ZT_CLUSTER/data" -l "$ZT_CLUSTER/server.log" -w "${postgres[@]}" start >/dev/null ||
 		{ cat "$ZT_CLUSTER/server.log"; return 1; }
 	export PGHOST="$ZT_CLUSTER/sock" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres ZT_CLUSTER
 	trap zt_stop_cluster EXIT

@@ -41,6 +41,9 @@ SELECT pg_temp.try($$SELECT zstack_tfa.log_in_by_account(repeat('a', 1000000), r
 SELECT pg_temp.try($$SELECT zstack_tfa.totp(repeat('A', 1000000))$$) AS "1 MB secret";
 SELECT pg_temp.try($$SELECT zstack_tfa.totp_verify('JBSWY3DPEHPK3PXP', repeat('1', 1000000))::text$$) AS "1 MB code";
 SELECT pg_temp.try($$SELECT zstack_tfa.create_account(repeat('n', 1000000), 'pw')$$) AS "1 MB account name";
+SELECT pg_temp.try($$SELECT zstack_tfa.create_account('mallory', repeat('p', 1025))$$) AS "over-long password";
+SELECT pg_temp.try($$SELECT zstack_tfa.hash_password(repeat('p', 1000000))$$) AS "1 MB password hash";
+SELECT pg_temp.try($$SELECT zstack_tfa.get_two_factor_authentication_secret('admin', repeat('p', 1000000))::text$$) AS "1 MB password, secret API";
 SELECT pg_temp.try($$SELECT status || ' ' || left(body, 80) FROM zstack_tfa.http_request('GET',
 	'/zstack/v1/twofactorauthentication/secrets', 'q=' || repeat('z', 1000000),
 	'{"Authorization":"OAuth 5e550000000000000000000000000001"}')$$) AS "1 MB query string";

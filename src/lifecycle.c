@@ -34,6 +34,11 @@ extern bool scram_verify_plain_password(const char *username,
 										const char *secret);
 
 #define MAX_NAME_LEN 255
+/*
+ * Longer passwords are refused: hashing a 1 MB one takes seconds, a lever
+ * for denial of service.  ZStack's clients send 128 hex digits (SHA-512).
+ */
+#define MAX_PASSWORD_LEN 1024
 #define TFA_CONFIG_NAME "TwoFactorAuthentication.enable"
 #define TOTP_WINDOW 1			/* steps t-1, t, t+1 (SPEC §3) */
 
@@ -78,6 +83,8 @@ VerifyPassword(const Principal *p, const char *password)
 {
 	static char *dummy = NULL;
 
+	if (strlen(password) > MAX_PASSWORD_LEN)
+		return false;			/* never stored, so never right: skip the work */
 	if (p->found && p->password_hash != NULL)
 		return scram_verify_plain_password("zstack_tfa", password, p->password_hash);
 	if (dummy == NULL)
@@ -104,9 +111,9 @@ CheckNewName(const char *what, const char *name, const char *password)
 		zt_fail(&f, ZT_ERR_SYS_1007, "%s name must be 1 to %d bytes long", what, MAX_NAME_LEN);
 		zt_raise(&f);
 	}
-	if (password[0] == '\0')
+	if (password[0] == '\0' || strlen(password) > MAX_PASSWORD_LEN)
 	{
-		zt_fail(&f, ZT_ERR_SYS_1007, "%s password must not be empty", what);
+		zt_fail(&f, ZT_ERR_SYS_1007, "%s password must be 1 to %d bytes long", what, MAX_PASSWORD_LEN);
 		zt_raise(&f);
 	}
 }
@@ -115,7 +122,13 @@ CheckNewName(const char *what, const char *name, const char *password)
 Datum
 zt_hash_password(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(HashPassword(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+	char	   *password = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (strlen(password) > MAX_PASSWORD_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("password must be at most %d bytes long", MAX_PASSWORD_LEN)));
+	PG_RETURN_TEXT_P(cstring_to_text(HashPassword(password)));
 }
 
 /* new_uuid(): a fresh ZStack uuid. */
