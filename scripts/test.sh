@@ -62,6 +62,9 @@ count fuzz "$f_ok" "$f_bad"
 # 6. static analysis: cppcheck and clang-tidy are silent on src/
 if make -s lint >test/lint.log 2>&1; then count lint 1 0; else cat test/lint.log; count lint 0 1; fi
 
+# 7. the regression suite again, with the server under valgrind memcheck
+if bash scripts/valgrind.sh >test/valgrind.log 2>&1; then count valgrind 1 0; else cat test/valgrind.log; count valgrind 0 1; fi
+
 # the server log must never hold a secret or a code (the tests plant markers)
 if grep -q 'ZTLOGCANARY' "$ZT_CLUSTER/server.log"; then
 	echo "server log holds a planted secret"; failed=$((failed + 1))

@@ -11,20 +11,23 @@ zt_install_packages valgrind
 
 ZT_VALGRIND=1 zt_start_cluster || exit 1
 rc=0
-if ! make -s installcheck >test/valgrind-regress.log 2>&1; then
+if ! make -s installcheck ${ZT_REGRESS:+REGRESS="$ZT_REGRESS"} >test/valgrind-regress.log 2>&1; then
 	rc=1
 	tail -20 test/valgrind-regress.log
 fi
 grep -E 'tests passed|tests failed' test/valgrind-regress.log
 logs=$(ls "$ZT_CLUSTER"/valgrind.*.log 2>/dev/null | wc -l)
+# our frames show as zstack_tfa.so, or (built with -g) as our source files
+ours_re="zstack_tfa[.]so|liboath|($(cd src && ls *.c | sed 's/[.]/[.]/' | paste -sd'|')):[0-9]"
 # one error record per block, blocks separated by "==pid== " blank lines
-ours=$(awk '/^==[0-9]+== [^ ]/ && !inblock { block = $0; inblock = 1; next }
-	inblock && /^==[0-9]+== $/ { if (block ~ /zstack_tfa\.so|liboath/) n++; inblock = 0; next }
+ours=$(OURS_RE="$ours_re" awk 'BEGIN { re = ENVIRON["OURS_RE"] }
+	/^==[0-9]+== [^ ]/ && !inblock { block = $0; inblock = 1; next }
+	inblock && /^==[0-9]+== $/ { if (block ~ re) n++; inblock = 0; next }
 	inblock { block = block "\n" $0 }
 	END { print n + 0 }' "$ZT_CLUSTER"/valgrind.*.log)
 echo "valgrind: $logs process logs, $ours error(s) in zstack_tfa or liboath"
 if [ "$ours" -ne 0 ]; then
-	grep -B3 -A25 'zstack_tfa\.so\|liboath' "$ZT_CLUSTER"/valgrind.*.log | head -80
+	grep -E -B3 -A25 "$ours_re" "$ZT_CLUSTER"/valgrind.*.log | head -80
 	rc=1
 fi
 zt_stop_cluster
