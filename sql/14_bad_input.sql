@@ -59,8 +59,8 @@ SELECT pg_temp.try($$SELECT status || ' ' || body FROM zstack_tfa.http_request('
 
 -- empty strings everywhere
 SELECT pg_temp.j('empty condition', '{""}');
-SELECT pg_temp.j('empty sort', sort => '');
-SELECT pg_temp.j('empty fields entry', fields => '{""}');
+SELECT pg_temp.j('empty sort', '{uuid=f0000000000000000000000000000002}', sort => '');
+SELECT pg_temp.j('empty fields entry', '{uuid=f0000000000000000000000000000002}', fields => '{""}');
 SELECT pg_temp.try($$SELECT zstack_tfa.query_two_factor_authentication_json('')::text$$) AS empty_session;
 SELECT pg_temp.try($$SELECT zstack_tfa.log_in_by_account('', '')::text$$) AS empty_login;
 SELECT pg_temp.try($$SELECT zstack_tfa.get_two_factor_authentication_secret('', '', '')::text$$) AS empty_secret_request;

@@ -209,6 +209,7 @@ ParseTimestamp(const char *s, size_t len, TimestampTz *out)
 	fsec_t		fsec;
 	int			ms_sign = 1;
 	size_t		i = 0;
+	size_t		digits;
 
 	if (len == 0 || len > MAXDATELEN)
 		return false;
@@ -217,7 +218,11 @@ ParseTimestamp(const char *s, size_t len, TimestampTz *out)
 		ms_sign = -1;
 		i = 1;
 	}
-	if (i < len && len - i <= 15 && strspn(s + i, "0123456789") >= len - i)
+	/* s is a span, not a C string: count its digits within len (valgrind) */
+	digits = i;
+	while (digits < len && s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	if (i < len && len - i <= 15 && digits == len)
 	{
 		int64		ms = 0;
 
