@@ -30,6 +30,15 @@ SELECT expired_date = now() + interval '7200 seconds' AS extended_to_timeout
 	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
 COMMIT;
 
+-- a session that lags by less than the renew slack (60 s) is not rewritten:
+-- reading the API does not cost a write and a commit on every call
+UPDATE zstack_tfa.session SET expired_date = now() + interval '7170 seconds'
+	WHERE uuid = '5e550000000000000000000000000003';
+SELECT xmin AS row_version FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003' \gset
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
+SELECT xmin = :'row_version' AS not_rewritten FROM zstack_tfa.session
+	WHERE uuid = '5e550000000000000000000000000003';
+
 -- the timeout is a setting, and only a superuser may change it
 SET zstack_tfa.session_timeout = '1h';
 UPDATE zstack_tfa.session SET expired_date = now() + interval '10 seconds'

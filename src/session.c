@@ -80,51 +80,54 @@ CopyUuid(char *dst, HeapTuple tup, TupleDesc desc, int col)
 }
 
 /*
+ * The longest an expiry may lag behind now + zstack_tfa.session_timeout
+ * before a call writes it: 60 seconds, or a tenth of a short timeout.  A
+ * busy session is then written about once a minute instead of on every
+ * call, so reading the API does not mean a WAL write and a commit each time.
+ */
+static double
+RenewSlackSeconds(void)
+{
+	double		tenth = zt_session_timeout / 10.0;
+
+	return tenth < 60.0 ? tenth : 60.0;
+}
+
+/*
  * Check a session uuid and fill in the caller; on success the session's
  * expiry moves to now + zstack_tfa.session_timeout (never earlier than it
- * was), unless this call may not write.  Must run inside an SPI connection.
+ * was, and only once it lags by more than the renew slack), unless this
+ * call may not write.  Must run inside an SPI connection.
  */
 bool
 zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 {
 	static SPIPlanPtr check_plan = NULL;
 	static SPIPlanPtr extend_plan = NULL;
-	Oid			types[2] = {TEXTOID, FLOAT8OID};
-	Datum		values[2];
-	bool		read_only = zt_read_only();
-	SPIPlanPtr	plan;
+	Oid			types[3] = {TEXTOID, FLOAT8OID, FLOAT8OID};
+	Datum		values[3];
 	HeapTuple	tup;
 	TupleDesc	desc;
+	bool		isnull;
+	bool		stale;
 	char	   *s;
-	int			rc;
 
 	/* a malformed uuid cannot name a session: no need to ask the table */
 	if (!zt_is_uuid(uuid, len))
 		return zt_fail(f, ZT_ERR_ID_1001, "session uuid is not a 32-character lower-case hex string");
 
-	if (read_only)
-		plan = zt_keep_plan(&check_plan,
-							"SELECT s.account_uuid, s.user_uuid, s.user_type::text, a.type::text"
-							" FROM zstack_tfa.session s"
-							" JOIN zstack_tfa.account a ON a.uuid = s.account_uuid"
-							" WHERE s.uuid = $1 AND s.expired_date > pg_catalog.now()",
-							1, types);
-	else
-		plan = zt_keep_plan(&extend_plan,
-							"UPDATE zstack_tfa.session s"
-							" SET expired_date = GREATEST(s.expired_date,"
-							" pg_catalog.now() + $2 * interval '1 second')"
-							" FROM zstack_tfa.account a"
-							" WHERE s.uuid = $1 AND s.expired_date > pg_catalog.now()"
-							" AND a.uuid = s.account_uuid"
-							" RETURNING s.account_uuid, s.user_uuid, s.user_type::text, a.type::text",
-							2, types);
-
 	values[0] = PointerGetDatum(cstring_to_text_with_len(uuid, (int) len));
 	values[1] = Float8GetDatum((double) zt_session_timeout);
-	rc = SPI_execute_plan(plan, values, NULL, read_only, 1);
-	if (rc != (read_only ? SPI_OK_SELECT : SPI_OK_UPDATE_RETURNING))
-		elog(ERROR, "session lookup failed: %s", SPI_result_code_string(rc));
+	values[2] = Float8GetDatum(RenewSlackSeconds());
+	if (SPI_execute_plan(zt_keep_plan(&check_plan,
+									  "SELECT s.account_uuid, s.user_uuid, s.user_type::text, a.type::text,"
+									  " s.expired_date < pg_catalog.now() + ($2 - $3) * interval '1 second'"
+									  " FROM zstack_tfa.session s"
+									  " JOIN zstack_tfa.account a ON a.uuid = s.account_uuid"
+									  " WHERE s.uuid = $1 AND s.expired_date > pg_catalog.now()",
+									  3, types),
+						 values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "session lookup failed");
 	if (SPI_processed == 0)
 		/* the uuid is a bearer credential: never echo it */
 		return zt_fail(f, ZT_ERR_ID_1001, "no such session, or it has expired");
@@ -137,6 +140,19 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	caller->is_iam2 = (s != NULL && strcmp(s, "IAM2VirtualIDVO") == 0);
 	s = SPI_getvalue(tup, desc, 4);
 	caller->is_admin = (s != NULL && strcmp(s, "SystemAdmin") == 0 && !caller->is_iam2);
+	stale = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 	SPI_freetuptable(SPI_tuptable);
+
+	if (stale && !zt_read_only())
+	{
+		if (SPI_execute_plan(zt_keep_plan(&extend_plan,
+										  "UPDATE zstack_tfa.session"
+										  " SET expired_date = GREATEST(expired_date,"
+										  " pg_catalog.now() + $2 * interval '1 second')"
+										  " WHERE uuid = $1",
+										  2, types),
+							 values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "session extension failed");
+	}
 	return true;
 }
