@@ -65,6 +65,7 @@ log_min_messages = warning
 # the log is searched for planted secrets: statements (which hold what the
 # tests typed) stay out, messages and details stay in
 log_min_error_statement = panic
+${ZT_EXTRA_CONF:-}
 CONF
 	# ZT_VALGRIND=1: every server process under valgrind memcheck
 	local postgres=()

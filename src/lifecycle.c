@@ -652,7 +652,7 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 	bool		ok;
 	bool		second_factor = false;
 
-	initStringInfo(&out);
+	zt_json_begin(&out, 512);
 	SPI_connect();
 	LoadPrincipal(name, iam2, &p);
 	ok = VerifyPassword(&p, password);
@@ -704,7 +704,7 @@ get_two_factor_authentication_state(PG_FUNCTION_ARGS)
 {
 	StringInfoData out;
 
-	initStringInfo(&out);
+	zt_json_begin(&out, 512);
 	SPI_connect();
 	WriteState(&out, TwoFactorEnabled());
 	SPI_finish();
@@ -727,7 +727,7 @@ set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("enabled must not be NULL")));
 	enable = PG_GETARG_BOOL(0);
-	initStringInfo(&out);
+	zt_json_begin(&out, 512);
 	SPI_connect();
 	/* one switch at a time: concurrent flips would interleave their secrets */
 	if (SPI_execute("LOCK TABLE zstack_tfa.global_config IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
@@ -771,7 +771,7 @@ get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 	bool		ok = false;
 	bool		iam2 = (strcmp(type, "iam2") == 0);
 
-	initStringInfo(&out);
+	zt_json_begin(&out, 512);
 	SPI_connect();
 	if (!iam2 && strcmp(type, "account") != 0)
 		zt_fail(&f, ZT_ERR_SYS_1007, "type must be 'account' or 'iam2'");
@@ -815,7 +815,7 @@ reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 	ZtFailure	f;
 	bool		ok = false;
 
-	initStringInfo(&out);
+	zt_json_begin(&out, 512);
 	SPI_connect();
 	if (zt_authenticate(session, strlen(session), &caller, &f))
 	{

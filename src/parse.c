@@ -383,6 +383,25 @@ zt_copy_totp_code(const char *code, size_t len, char *out)
 	return well_formed;
 }
 
+/* Write two digits. */
+static char *
+Put2(char *o, int v)
+{
+	o[0] = (char) ('0' + v / 10);
+	o[1] = (char) ('0' + v % 10);
+	return o + 2;
+}
+
+/* Write one digit, or two when v >= 10. */
+static char *
+PutUpTo2(char *o, int v)
+{
+	if (v >= 10)
+		*o++ = (char) ('0' + v / 10);
+	*o++ = (char) ('0' + v % 10);
+	return o;
+}
+
 /*
  * Write a local time in the given style; returns the length written, or 0
  * when the parts are out of range (the caller's timestamp was not finite).
@@ -405,9 +424,37 @@ zt_format_date(char *buf, size_t bufsize, ZtDateStyle style,
 		p->utc_offset < -86400 || p->utc_offset > 86400)
 		return 0;
 
-	if (style == ZT_DATE_ZSTACK)
+	if (style == ZT_DATE_ZSTACK && p->year >= 1 && p->year <= 9999 && bufsize >= 32)
 	{
-		/* Java's "MMM d, yyyy h:mm:ss a": 12-hour clock, year of era */
+		/*
+		 * Java's "MMM d, yyyy h:mm:ss a": 12-hour clock, no padding of day
+		 * and hour.  Written by hand: this runs twice per inventory, and
+		 * snprintf was the larger part of a 1,000-row page.
+		 */
+		int			hour12 = p->hour % 12 == 0 ? 12 : p->hour % 12;
+		char	   *o = buf;
+
+		memcpy(o, months[p->month - 1], 3);
+		o += 3;
+		*o++ = ' ';
+		o = PutUpTo2(o, p->day);
+		*o++ = ',';
+		*o++ = ' ';
+		o = Put2(Put2(o, p->year / 100), p->year % 100);
+		*o++ = ' ';
+		o = PutUpTo2(o, hour12);
+		*o++ = ':';
+		o = Put2(o, p->minute);
+		*o++ = ':';
+		o = Put2(o, p->second);
+		memcpy(o, p->hour < 12 ? " AM" : " PM", 3);
+		o += 3;
+		*o = '\0';
+		n = (int) (o - buf);
+	}
+	else if (style == ZT_DATE_ZSTACK)
+	{
+		/* years beyond 1..9999: Java's year of era, at least four digits */
 		int			hour12 = p->hour % 12 == 0 ? 12 : p->hour % 12;
 		int			year = p->year > 0 ? p->year : 1 - p->year;
 

@@ -678,12 +678,14 @@ zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 {
 	QueryBuild	q;
 	JsonSink	js;
+	int			start_len = out->len;
 
 	SPI_connect();
 	if (!BuildQuery(req, &q, f))
 	{
 		SPI_finish();
-		resetStringInfo(out);
+		out->len = start_len;	/* keep what the caller put before */
+		out->data[start_len] = '\0';
 		return false;
 	}
 	if (req->count)
@@ -827,7 +829,8 @@ query_two_factor_authentication_json(PG_FUNCTION_ARGS)
 	StringInfoData out;
 
 	RequestFromArgs(fcinfo, &req, true);
-	initStringInfo(&out);
+	/* about 250 bytes an inventory; a huge limit need not mean a huge page */
+	zt_json_begin(&out, req.count ? 64 : (int) Min((int64) Max(req.limit, 0), 20000) * 250 + 64);
 	if (!zt_query_json(&req, &out, &f))
 		zt_error_envelope(&out, &f);
 	PG_RETURN_DATUM(zt_json_result(&out));

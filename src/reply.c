@@ -182,9 +182,23 @@ zt_error_envelope(StringInfo buf, const ZtFailure *f)
 	appendStringInfoString(buf, "}}");
 }
 
-/* Turn a finished buffer into the json Datum a function returns. */
+/*
+ * Start a buffer for a json result: room for the varlena header first, so
+ * that zt_json_result can hand the buffer out as it is (a 1,000-row reply
+ * is a quarter megabyte: copying it cost a visible share of a page).
+ */
+void
+zt_json_begin(StringInfo buf, int expected_size)
+{
+	initStringInfo(buf);
+	enlargeStringInfo(buf, VARHDRSZ + expected_size);
+	buf->len = VARHDRSZ;
+}
+
+/* Turn a buffer from zt_json_begin into the json Datum a function returns. */
 Datum
 zt_json_result(StringInfo buf)
 {
-	return PointerGetDatum(cstring_to_text_with_len(buf->data, buf->len));
+	SET_VARSIZE(buf->data, buf->len);
+	return PointerGetDatum(buf->data);
 }

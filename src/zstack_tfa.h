@@ -43,6 +43,7 @@ extern void zt_json_cstring(StringInfo buf, const char *s);
 extern void zt_json_key(StringInfo buf, const char *key, bool *first);
 extern void zt_json_date(StringInfo buf, TimestampTz ts);
 extern void zt_error_envelope(StringInfo buf, const ZtFailure *f);
+extern void zt_json_begin(StringInfo buf, int expected_size);
 extern Datum zt_json_result(StringInfo buf);
 
 /* session.c: who is calling. */

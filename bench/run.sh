@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# zstack_tfa benchmarks: one command.  Builds and installs the extension,
+# starts a throwaway cluster, loads realistic data, runs every workload of
+# issue 4 with pgbench (each RUNS times, the median kept) next to its
+# baseline in the same run, and prints a table of ratios.
+#   bash bench/run.sh            # BENCH_SECONDS=5 per pgbench run, RUNS=3
+set -u
+. "$(dirname "$0")/../scripts/lib.sh"
+cd "$ZT_ROOT"
+SECS=${BENCH_SECONDS:-5}
+RUNS=${RUNS:-3}
+DB=bench
+WORK=$(mktemp -d /tmp/zstack_tfa_bench.XXXXXX)
+chmod 755 "$WORK"
+
+zt_install_deps >/dev/null && zt_install_packages npm >/dev/null
+zt_build_install || exit 1
+ZT_EXTRA_CONF="shared_buffers = 512MB
+max_connections = 20" zt_start_cluster || exit 1
+psql -X -q -c "CREATE DATABASE $DB"
+export PGDATABASE=$DB
+psql -X -q -c "CREATE EXTENSION zstack_tfa; CREATE EXTENSION pgcrypto" -f bench/plain.sql
+
+# the pure-SQL TOTP peer from npm, loaded as its packages ship it
+(cd "$WORK" && npm pack --silent @pgpm/base32@0.20.0 @pgpm-testing/totp@1.2.0 >/dev/null &&
+	mkdir base32 totp && tar xzf pgpm-base32-*.tgz -C base32 && tar xzf pgpm-testing-totp-*.tgz -C totp) || exit 1
+for f in "$WORK"/base32/package/sql/*.sql "$WORK"/totp/package/sql/*.sql; do
+	sed '/^\\echo Use "CREATE EXTENSION/d' "$f" | psql -X -q -v ON_ERROR_STOP=1 >/dev/null || exit 1
+done
+
+# pgbench NAME CLIENTS SCRIPT: median TPS of RUNS runs (prepared statements)
+declare -A TPS
+bench() {
+	local name=$1 clients=$2 script=$3 runs=() r
+	printf '%s\n' "$script" >"$WORK/$name.sql"
+	for r in $(seq 1 "$RUNS"); do
+		runs+=("$(pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECS" -f "$WORK/$name.sql" 2>&1 |
+			sed -n 's/^tps = \([0-9.]*\) .*/\1/p')")
+	done
+	TPS[$name]=$(printf '%s\n' "${runs[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+	printf '  %-28s %10.1f tps  (runs: %s)\n' "$name" "${TPS[$name]}" "${runs[*]}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+declare -a ROWS
+row() { # WORKLOAD MEASURE VALUE BAR OK
+	ROWS+=("$(printf '| %s | %s | %s | %s | %s |' "$1" "$2" "$3" "$4" "$5")")
+}
+check() { awk -v v="$1" -v op="$2" -v bar="$3" 'BEGIN { ok = (op == ">=") ? v >= bar : v <= bar; print ok ? "yes" : "**no**" }'; }
+load() { # N
+	local t0=$SECONDS
+	psql -X -q -v n="$1" -v hash="$(psql -X -At -c "SELECT zstack_tfa.hash_password('pw')")" -f bench/load.sql
+	echo "loaded $1 secrets in $((SECONDS - t0)) s"
+}
+
+echo "== 100,000 secrets (10,000 accounts)"
+load 100000
+
+echo "== 1. one secret by uuid, a normal account's session"
+UUID_VARS='\set i random(0, 99999)'
+bench w1_ours 1 "$UUID_VARS
+SELECT zstack_tfa.query_two_factor_authentication_json(md5('session' || (:i / 10)), ARRAY['uuid=' || md5('secret' || :i)]);"
+bench w1_plain 1 "$UUID_VARS
+WITH c AS (SELECT s.uuid, s.account_uuid, a.type = 'SystemAdmin' AS is_admin,
+		s.expired_date < now() + interval '7140 seconds' AS stale
+	FROM zstack_tfa.session s JOIN zstack_tfa.account a ON a.uuid = s.account_uuid
+	WHERE s.uuid = md5('session' || (:i / 10)) AND s.expired_date > now()),
+renew AS (UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, now() + interval '7200 seconds')
+	FROM c WHERE t.uuid = c.uuid AND c.stale)
+SELECT CASE WHEN c.account_uuid IS NULL THEN bench.id1001()
+	ELSE ('{\"inventories\":[' || coalesce((SELECT string_agg(bench.inventory(x), ',') FROM zstack_tfa.secret x
+		WHERE x.uuid = md5('secret' || :i) AND (c.is_admin OR x.account_uuid = c.account_uuid)), '') || ']}')::json END
+FROM (VALUES (1)) one LEFT JOIN c ON true;"
+bench w1_bare 1 "$UUID_VARS
+SELECT * FROM zstack_tfa.secret WHERE uuid = md5('secret' || :i);"
+r1=$(ratio "${TPS[w1_ours]}" "${TPS[w1_plain]}"); r2=$(ratio "${TPS[w1_ours]}" "${TPS[w1_bare]}")
+row "1. uuid, normal account" "ours / plain-SQL reply, TPS" "$r1" "≥ 1.10" "$(check "$r1" '>=' 1.10)"
+row "1. uuid, normal account" "ours / bare PK SELECT, TPS" "$r2" "≥ 0.85" "$(check "$r2" '>=' 0.85)"
+
+echo "== 2. an admin page of 1,000 rows (status=Logined, sort createDate)"
+bench w2_ours 1 "SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', '{status=Logined}', 1000, 0, '+createDate');"
+bench w2_plain 1 "SELECT bench.page('5e550000000000000000000000000001', 1000);"
+bench w2_raw 1 "SELECT uuid, secret, user_uuid, user_type, create_date, last_op_date, status FROM zstack_tfa.secret
+WHERE status = 'Logined' ORDER BY create_date, uuid LIMIT 1000;"
+r1=$(ratio "${TPS[w2_ours]}" "${TPS[w2_plain]}"); r2=$(ratio "${TPS[w2_raw]}" "${TPS[w2_ours]}")
+row "2. admin page, 1,000 rows" "ours / plain-SQL JSON, TPS" "$r1" "≥ 2.00" "$(check "$r1" '>=' 2.0)"
+row "2. admin page, 1,000 rows" "ours time / raw fetch time" "$r2" "≤ 1.50" "$(check "$r2" '<=' 1.5)"
+
+echo "== the same replies, byte for byte? (a fair baseline answers the same)"
+same=$(psql -X -At -c "SELECT zstack_tfa.query_two_factor_authentication_json(md5('session' || 4), ARRAY['uuid=' || md5('secret' || 42)])::text
+	= (SELECT bench.by_uuid(md5('session' || 4), md5('secret' || 42))::text),
+	zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', '{status=Logined}', 1000, 0, '+createDate')::text
+	= bench.page('5e550000000000000000000000000001', 1000)::text")
+echo "  uuid reply and page reply identical: $same"
+
+echo "== memory: peak backend memory for a 100,000-row page"
+peak() { # SQL -> growth of one backend's peak RSS (VmHWM) while running it, in MB
+	local pid
+	coproc PSQL { psql -X -At -q 2>&1; }
+	echo "SELECT pg_backend_pid();" >&"${PSQL[1]}"
+	read -r pid <&"${PSQL[0]}"
+	local before after
+	before=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	echo "\\o /dev/null" >&"${PSQL[1]}"
+	echo "$1" >&"${PSQL[1]}"
+	echo "\\o" >&"${PSQL[1]}"
+	echo "SELECT 'done';" >&"${PSQL[1]}"
+	read -r _ <&"${PSQL[0]}"
+	after=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	echo "\\q" >&"${PSQL[1]}"
+	wait "$PSQL_PID" 2>/dev/null
+	echo $(((after - before) / 1024))
+}
+m_ours=$(peak "SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', '{}', 100000, 0, '+createDate');")
+m_srf=$(peak "SELECT count(*) FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001', '{}', 100000, 0, '+createDate');")
+m_plain=$(peak "SELECT bench.page('5e550000000000000000000000000001', 100000);")
+m_raw=$(peak "SELECT * FROM zstack_tfa.secret ORDER BY create_date, uuid LIMIT 100000;")
+echo "  growth of peak RSS: JSON $m_ours MB, set-returning $m_srf MB, plain-SQL JSON $m_plain MB, raw rows $m_raw MB"
+row "memory, 100,000-row page" "peak backend RSS growth, JSON / set-returning / plain-SQL JSON / raw" "$m_ours / $m_srf / $m_plain / $m_raw MB" "report" "-"
+
+echo "== 4. totp_verify against the pure-SQL peer (@pgpm-testing/totp)"
+agree=$(psql -X -At -c "SELECT bool_and(zstack_tfa.totp(s, t) = totp.generate(s, time_from => t))
+	FROM (SELECT zstack_tfa.generate_secret() s, to_timestamp(1764342245 + i * 997) t FROM generate_series(1, 50) i) g")
+echo "  the peer agrees with totp() on 50 random secrets and times: $agree"
+CODE=$(psql -X -At -c "SELECT zstack_tfa.totp('JBSWY3DPEHPK3PXP')")
+bench w4_ours_current 1 "SELECT zstack_tfa.totp_verify('JBSWY3DPEHPK3PXP', '$CODE');"
+bench w4_ours_wrong 1 "SELECT zstack_tfa.totp_verify('JBSWY3DPEHPK3PXP', '000000');"
+bench w4_peer_current 1 "SELECT totp.verify('JBSWY3DPEHPK3PXP', '$CODE');"
+bench w4_bare 1 "SELECT 'JBSWY3DPEHPK3PXP'::text, '$CODE'::text;"
+# per call inside the server: 20,000 calls in one statement, minus the loop
+percall() { # EXPR N -> microseconds per row, median of RUNS
+	local r out=()
+	for r in $(seq 1 "$RUNS"); do
+		out+=("$(psql -X -At -c "\\timing on" -c "SELECT count(*) FROM generate_series(1, $2) g WHERE $1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
+	done
+	printf '%s\n' "${out[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p" | awk -v n="$2" '{ printf "%.3f", $1 * 1000 / n }'
+}
+us_loop=$(percall "('JBSWY3DPEHPK3PXP' || g) IS NOT NULL" 200000)
+us_ours=$(percall "zstack_tfa.totp_verify('JBSWY3DPEHPK3PXP', '000000' || left(g::text, 0))" 200000)
+us_peer=$(percall "totp.verify('JBSWY3DPEHPK3PXP', '000000' || left(g::text, 0))" 2000)
+gcc -O2 -o "$WORK/liboath_loop" bench/liboath_loop.c -loath
+ns_liboath=$("$WORK/liboath_loop" JBSWY3DPEHPK3PXP 200000)
+floor=$(awk -v a="$us_loop" -v b="$ns_liboath" 'BEGIN { printf "%.3f", a + b / 1000 }')
+echo "  per call: ours $us_ours µs (window 1: 3 codes), peer $us_peer µs (1 code), bare row $us_loop µs, liboath alone $ns_liboath ns"
+r1=$(ratio "$us_peer" "$us_ours"); r2=$(ratio "$us_ours" "$floor"); r3=$(ratio "${TPS[w4_ours_current]}" "${TPS[w4_peer_current]}")
+row "4. totp_verify, window 1" "peer / ours, time per call in the server" "$r1" "≥ 75" "$(check "$r1" '>=' 75)"
+row "4. totp_verify, window 1" "ours / (bare row + liboath loop)" "$r2" "≤ 1.50" "$(check "$r2" '<=' 1.5)"
+row "4. totp_verify, window 1" "ours / peer, pgbench TPS (round trips included)" "$r3" "report" "-"
+row "4. totp_verify, window 1" "ours wrong code / ours current code, TPS" "$(ratio "${TPS[w4_ours_wrong]}" "${TPS[w4_ours_current]}")" "≈ 1 (constant time)" "-"
+
+echo "== 5. log_in_by_account with a valid code, 2 clients"
+psql -X -q -c "SELECT zstack_tfa.set_two_factor_authentication_enabled(true)" >/dev/null
+bench w5_login 2 "\\set n random(0, 9999)
+SELECT zstack_tfa.log_in_by_account('acct' || :n, 'pw', ARRAY['twofatoken::' ||
+	zstack_tfa.totp((SELECT secret FROM zstack_tfa.secret WHERE user_uuid = md5('acct' || :n)))]);"
+read -r ok refused dup lag <<<"$(psql -X -At -F ' ' -c "SELECT
+	count(*) FILTER (WHERE outcome = 'success'), count(*) FILTER (WHERE outcome = 'wrong_code'),
+	(SELECT count(*) FROM (SELECT 1 FROM zstack_tfa.auth_event WHERE totp_step IS NOT NULL GROUP BY secret_uuid, totp_step HAVING count(*) > 1) d),
+	(SELECT count(*) FROM zstack_tfa.secret s WHERE s.last_accepted_step IS DISTINCT FROM
+		(SELECT max(totp_step) FROM zstack_tfa.auth_event e WHERE e.secret_uuid = s.uuid))
+	FROM zstack_tfa.auth_event WHERE kind = 'login'")"
+echo "  accepted $ok, refused as replays $refused, steps accepted twice: $dup, secrets out of step with the audit: $lag"
+row "5. 2FA login, 2 clients" "TPS (password check + TOTP + session)" "${TPS[w5_login]}" "report" "-"
+row "5. 2FA login, 2 clients" "steps accepted twice / replays refused" "$dup / $refused" "0 twice" "$([ "$dup" = 0 ] && [ "$lag" = 0 ] && echo yes || echo '**no**')"
+psql -X -q -c "SELECT zstack_tfa.set_two_factor_authentication_enabled(false)" >/dev/null
+
+echo "== 3. scale: uuid and userUuid lookups at 10k, 100k and 1M secrets"
+declare -A SCALE
+for n in 10000 100000 1000000; do
+	load "$n"
+	bench "w3_uuid_$n" 1 "\\set i random(0, $((n - 1)))
+SELECT zstack_tfa.query_two_factor_authentication_json(md5('session' || (:i / 10)), ARRAY['uuid=' || md5('secret' || :i)]);"
+	bench "w3_user_$n" 1 "\\set i random(0, $((n - 1)))
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', ARRAY['userUuid=' || md5('user' || :i)]);"
+done
+for q in uuid user; do
+	r=$(ratio "${TPS[w3_${q}_10000]}" "${TPS[w3_${q}_1000000]}")
+	row "3. scale, ${q/user/userUuid} query" "latency at 1M / at 10k" "$r" "≤ 1.30" "$(check "$r" '<=' 1.3)"
+done
+echo "== the SQL the function runs, at 1M secrets (EXPLAIN of the generated statements)"
+psql -X -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT s.uuid, s.secret, s.user_uuid, s.user_type, s.create_date, s.last_op_date, s.status
+	FROM zstack_tfa.secret s WHERE true AND s.account_uuid = md5('acct' || 4242) AND s.uuid = md5('secret' || 42421) LIMIT 1000 OFFSET 0" \
+	-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT s.uuid, s.secret, s.user_uuid, s.user_type, s.create_date, s.last_op_date, s.status
+	FROM zstack_tfa.secret s WHERE true AND s.user_uuid = md5('user' || 4242) LIMIT 1000 OFFSET 0" \
+	-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT s.uuid, s.secret, s.user_uuid, s.user_type, s.create_date, s.last_op_date, s.status
+	FROM zstack_tfa.secret s WHERE true AND s.status = 'Logined' ORDER BY s.create_date ASC, s.uuid ASC LIMIT 1000 OFFSET 0" | tee "$WORK/explain.txt"
+
+echo
+echo "| workload | measure | value | bar | met |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(lscpu | sed -n 's/^Model name: *//p'); PostgreSQL $(psql -X -At -c 'SHOW server_version'); fsync off; pgbench -M prepared, ${SECS} s x ${RUNS} runs, median"
+rm -rf "$WORK"
