@@ -588,6 +588,23 @@ CheckSecondFactor(FunctionCallInfo fcinfo, const Principal *p, const char *name,
 	return false;
 }
 
+/*
+ * Load the principal named name and check its password.  Every bad
+ * credential gets the same ID.1000 answer, audited under kind.
+ */
+static bool
+CheckCredentials(const char *name, const char *password, bool iam2,
+				 const char *kind, Principal *p, ZtFailure *f)
+{
+	LoadPrincipal(name, iam2, p);
+	if (VerifyPassword(p, password))
+		return true;
+	/* one answer for unknown name and wrong password: no user probing */
+	zt_fail(f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
+	Audit(kind, "bad_credentials", "ID.1000", p);
+	return false;
+}
+
 /* Create a session for p and write ZStack's session inventory reply. */
 static void
 CreateSession(const Principal *p, StringInfo out)
@@ -654,15 +671,8 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 
 	zt_json_begin(&out, 512);
 	SPI_connect();
-	LoadPrincipal(name, iam2, &p);
-	ok = VerifyPassword(&p, password);
-	if (!ok)
-	{
-		/* one answer for unknown name and wrong password: no user probing */
-		zt_fail(&f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
-		Audit("login", "bad_credentials", "ID.1000", &p);
-	}
-	else if (TwoFactorEnabled())
+	ok = CheckCredentials(name, password, iam2, "login", &p, &f);
+	if (ok && TwoFactorEnabled())
 		ok = second_factor = CheckSecondFactor(fcinfo, &p, name, &f);
 	if (ok)
 	{
@@ -777,21 +787,12 @@ get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 		zt_fail(&f, ZT_ERR_SYS_1007, "type must be 'account' or 'iam2'");
 	else if (!TwoFactorEnabled())
 		zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
-	else
+	else if (CheckCredentials(name, password, iam2, "get_secret", &p, &f))
 	{
-		LoadPrincipal(name, iam2, &p);
-		if (!VerifyPassword(&p, password))
-		{
-			zt_fail(&f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
-			Audit("get_secret", "bad_credentials", "ID.1000", &p);
-		}
-		else
-		{
-			EnsureSecret(&p);
-			WriteSecretReply(&p, &out);
-			Audit("get_secret", "success", NULL, &p);
-			ok = true;
-		}
+		EnsureSecret(&p);
+		WriteSecretReply(&p, &out);
+		Audit("get_secret", "success", NULL, &p);
+		ok = true;
 	}
 	if (!ok)
 		zt_error_envelope(&out, &f);
