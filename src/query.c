@@ -63,6 +63,9 @@ typedef struct PlanEntry
 /* Receives each result row; values are in zt_fields order. */
 typedef void (*RowSink) (void *arg, Datum *values, bool *nulls);
 
+/* Told how many rows are coming, before a batch is sunk (may be NULL). */
+typedef void (*RowReserve) (void *arg, uint64 rows);
+
 static FieldTypes field_types;
 static HTAB *plan_cache = NULL;
 static char *select_list = NULL;
@@ -535,7 +538,8 @@ SinkTuples(SPITupleTable *tt, uint64 n, RowSink sink, void *arg)
  * one batch of SPI tuples at a time.
  */
 static void
-RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
+RunRows(QueryBuild *q, int limit, int start, RowReserve reserve, RowSink sink,
+		void *arg)
 {
 	char	   *sql;
 	SPIPlanPtr	plan;
@@ -551,6 +555,8 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 	{
 		if (SPI_execute_plan(plan, q->values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "secret query failed");
+		if (reserve)
+			reserve(arg, SPI_processed);
 		SinkTuples(SPI_tuptable, SPI_processed, sink, arg);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -564,6 +570,8 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 			SPI_cursor_fetch(portal, true, FETCH_BATCH);
 			if (SPI_processed == 0)
 				break;
+			if (reserve)
+				reserve(arg, SPI_processed);
 			SinkTuples(SPI_tuptable, SPI_processed, sink, arg);
 			SPI_freetuptable(SPI_tuptable);
 		}
@@ -658,6 +666,18 @@ typedef struct JsonSink
 	const FieldTypes *ft;
 } JsonSink;
 
+/*
+ * Make room for the rows about to be written, once the count is known: one
+ * allocation instead of a buffer doubled (and copied) again and again.
+ */
+static void
+JsonReserve(void *arg, uint64 rows)
+{
+	JsonSink   *js = (JsonSink *) arg;
+
+	enlargeStringInfo(js->out, (int) Min(rows, 4000) * 256);
+}
+
 static void
 JsonRow(void *arg, Datum *values, bool *nulls)
 {
@@ -697,7 +717,7 @@ zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 		js.mask = q.mask;
 		js.ft = &field_types;
 		appendStringInfoString(out, "{\"inventories\":[");
-		RunRows(&q, req->limit, req->start, JsonRow, &js);
+		RunRows(&q, req->limit, req->start, JsonReserve, JsonRow, &js);
 		appendStringInfoChar(out, ']');
 		if (req->reply_with_count)
 			appendStringInfo(out, ",\"total\":" INT64_FORMAT, RunCount(&q));
@@ -812,7 +832,7 @@ query_two_factor_authentication(PG_FUNCTION_ARGS)
 		SPI_finish();
 		zt_raise(&f);
 	}
-	RunRows(&q, req.limit, req.start, TupleRow, &ts);
+	RunRows(&q, req.limit, req.start, NULL, TupleRow, &ts);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -829,8 +849,8 @@ query_two_factor_authentication_json(PG_FUNCTION_ARGS)
 	StringInfoData out;
 
 	RequestFromArgs(fcinfo, &req, true);
-	/* about 250 bytes an inventory; a huge limit need not mean a huge page */
-	zt_json_begin(&out, req.count ? 64 : (int) Min((int64) Max(req.limit, 0), 20000) * 250 + 64);
+	/* room for an envelope; the rows reserve their own once counted */
+	zt_json_begin(&out, 256);
 	if (!zt_query_json(&req, &out, &f))
 		zt_error_envelope(&out, &f);
 	PG_RETURN_DATUM(zt_json_result(&out));

@@ -171,6 +171,30 @@ main(void)
 		check(zt_format_date(buf, 8, ZT_DATE_ZSTACK, &(ZtDateParts) {2026, 1, 1, 0, 0, 0, 0}) == 0, "small buffer is refused");
 	}
 
+	/* the hand-written path for years 1..9999 agrees with snprintf */
+	{
+		static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+		int			compared = 0,
+					agreed = 0;
+
+		for (int y = 1; y <= 9999; y += 37)
+			for (int h = 0; h < 24; h++)
+			{
+				ZtDateParts p = {y, 1 + (y + h) % 12, 1 + (y * 7 + h) % 31, h, (y + h * 7) % 60, (y * 3 + h) % 61, 0};
+				char		got[ZT_DATE_BUFSIZE];
+				char		want[ZT_DATE_BUFSIZE];
+				size_t		n = zt_format_date(got, sizeof(got), ZT_DATE_ZSTACK, &p);
+
+				snprintf(want, sizeof(want), "%s %d, %04d %d:%02d:%02d %s", months[p.month - 1], p.day,
+						 p.year, p.hour % 12 == 0 ? 12 : p.hour % 12, p.minute, p.second,
+						 p.hour < 12 ? "AM" : "PM");
+				compared++;
+				agreed += (n == strlen(want) && strcmp(got, want) == 0);
+			}
+		check(compared > 6000 && agreed == compared, "fast date path agrees with snprintf on 6,000+ dates");
+	}
+
 	/* every error has a code, a description, a SQLSTATE */
 	for (int i = 0; i < ZT_ERR_COUNT; i++)
 		check(zt_errors[i].code && zt_errors[i].description && strlen(zt_errors[i].sqlstate) == 5,
