@@ -419,21 +419,6 @@ MustPropagate(int sqlerrcode)
 		class == ERRCODE_TRANSACTION_ROLLBACK;
 }
 
-/* Text argument argno as a C string; NULL is misuse unless allowed. */
-static char *
-TextArg(FunctionCallInfo fcinfo, int argno, const char *name, const char *if_null)
-{
-	if (PG_ARGISNULL(argno))
-	{
-		if (if_null != NULL)
-			return (char *) if_null;
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
-	}
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
 /*
  * http_request(method, path, query, headers, body): the REST layer.  An
  * unexpected error inside becomes a SYS.1000 envelope (logged for the DBA,
@@ -451,9 +436,9 @@ http_request(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	req.method = TextArg(fcinfo, 0, "method", NULL);
-	req.path = TextArg(fcinfo, 1, "path", NULL);
-	req.query = TextArg(fcinfo, 2, "query", "");
+	req.method = zt_text_arg(fcinfo, 0, "method");
+	req.path = zt_text_arg(fcinfo, 1, "path");
+	req.query = PG_ARGISNULL(2) ? "" : zt_text_arg(fcinfo, 2, "query");
 	req.headers = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	req.body = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	InitMaterializedSRF(fcinfo, 0);

@@ -56,17 +56,6 @@ static void LoadPrincipal(const char *name, bool iam2, Principal *p);
 static bool TwoFactorEnabled(void);
 static void EnsureSecret(const Principal *p);
 
-/* Return argument argno as a C string, raising 22004 if it is NULL. */
-static char *
-RequiredText(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", argname)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
 /* A salted, slow verifier: PostgreSQL's own SCRAM-SHA-256 secret. */
 static char *
 HashPassword(const char *password)
@@ -165,16 +154,13 @@ InsertPrincipal(const char *sql, int nargs, Oid *types, Datum *values,
 Datum
 create_account(PG_FUNCTION_ARGS)
 {
-	char	   *name = RequiredText(fcinfo, 0, "name");
-	char	   *password = RequiredText(fcinfo, 1, "password");
+	char	   *name = zt_text_arg(fcinfo, 0, "name");
+	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	char		uuid[33];
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("type must not be NULL")));
+	zt_require_arg(fcinfo, 2, "type");
 	CheckNewName("account", name, password);
 	zt_new_uuid(uuid);
 	values[0] = CStringGetTextDatum(uuid);
@@ -203,9 +189,9 @@ create_account(PG_FUNCTION_ARGS)
 Datum
 create_iam2_virtual_id(PG_FUNCTION_ARGS)
 {
-	char	   *account_name = RequiredText(fcinfo, 0, "account_name");
-	char	   *name = RequiredText(fcinfo, 1, "name");
-	char	   *password = RequiredText(fcinfo, 2, "password");
+	char	   *account_name = zt_text_arg(fcinfo, 0, "account_name");
+	char	   *name = zt_text_arg(fcinfo, 1, "name");
+	char	   *password = zt_text_arg(fcinfo, 2, "password");
 	char		uuid[33];
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
@@ -240,8 +226,8 @@ create_iam2_virtual_id(PG_FUNCTION_ARGS)
 Datum
 set_account_password(PG_FUNCTION_ARGS)
 {
-	char	   *name = RequiredText(fcinfo, 0, "name");
-	char	   *password = RequiredText(fcinfo, 1, "password");
+	char	   *name = zt_text_arg(fcinfo, 0, "name");
+	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	ZtFailure	f;
@@ -661,8 +647,8 @@ CreateSession(const Principal *p, StringInfo out)
 static Datum
 LogIn(FunctionCallInfo fcinfo, bool iam2)
 {
-	char	   *name = RequiredText(fcinfo, 0, iam2 ? "name" : "account_name");
-	char	   *password = RequiredText(fcinfo, 1, "password");
+	char	   *name = zt_text_arg(fcinfo, 0, iam2 ? "name" : "account_name");
+	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	StringInfoData out;
 	Principal	p;
 	ZtFailure	f;
@@ -732,10 +718,7 @@ set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 	bool		enable;
 	StringInfoData out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("enabled must not be NULL")));
+	zt_require_arg(fcinfo, 0, "enabled");
 	enable = PG_GETARG_BOOL(0);
 	zt_json_begin(&out, 512);
 	SPI_connect();
@@ -772,9 +755,9 @@ set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 Datum
 get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 {
-	char	   *name = RequiredText(fcinfo, 0, "name");
-	char	   *password = RequiredText(fcinfo, 1, "password");
-	char	   *type = RequiredText(fcinfo, 2, "type");
+	char	   *name = zt_text_arg(fcinfo, 0, "name");
+	char	   *password = zt_text_arg(fcinfo, 1, "password");
+	char	   *type = zt_text_arg(fcinfo, 2, "type");
 	StringInfoData out;
 	Principal	p;
 	ZtFailure	f;
@@ -807,8 +790,8 @@ get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 Datum
 reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 {
-	char	   *session = RequiredText(fcinfo, 0, "session_uuid");
-	char	   *name = RequiredText(fcinfo, 1, "account_name");
+	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	char	   *name = zt_text_arg(fcinfo, 1, "account_name");
 	StringInfoData out;
 	ZtCaller	caller;
 	Principal	admin;

@@ -769,10 +769,7 @@ RequestFromArgs(FunctionCallInfo fcinfo, ZtQueryRequest *req, bool json)
 	text	   *t;
 
 	memset(req, 0, sizeof(*req));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("session_uuid must not be NULL")));
+	zt_require_arg(fcinfo, 0, "session_uuid");
 	t = PG_GETARG_TEXT_PP(0);
 	req->session_uuid = VARDATA_ANY(t);
 	req->session_len = VARSIZE_ANY_EXHDR(t);

@@ -46,6 +46,27 @@ zt_clip(const char *s, size_t len, size_t max)
 	return out;
 }
 
+/*
+ * Raise 22004 when a required argument is NULL: misuse of the SQL function,
+ * not an API error, so it is raised even by functions that return envelopes.
+ */
+void
+zt_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
+/* A required text argument as a C string. */
+char *
+zt_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	zt_require_arg(fcinfo, argno, name);
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
 /* Raise a failure as the PostgreSQL error of SPEC §2: code first, SQLSTATE. */
 void
 zt_raise(const ZtFailure *f)

@@ -260,12 +260,8 @@ otpauth_uri(PG_FUNCTION_ARGS)
 	if (issuer != NULL && issuer[0] == '\0')
 		issuer = NULL;			/* an empty issuer is no issuer */
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "secret" : "label")));
-	secret = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	secret = zt_text_arg(fcinfo, 0, "secret");
+	label = zt_text_arg(fcinfo, 1, "label");
 	if (label[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
@@ -36,6 +37,8 @@ typedef struct ZtFailure
 extern bool zt_fail(ZtFailure *f, ZtErrorCode code, const char *fmt,...) pg_attribute_printf(3, 4);
 extern void zt_raise(const ZtFailure *f) pg_attribute_noreturn();
 extern char *zt_clip(const char *s, size_t len, size_t max);
+extern void zt_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern char *zt_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 
 /* reply.c: the JSON writer. */
 extern void zt_json_string(StringInfo buf, const char *s, size_t len);
