@@ -31,6 +31,42 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003',
 	ARRAY['uuid=x'' OR ''1''=''1'], count => true);
 
+-- one secret by uuid (uuid=X alone) is read straight from the index, not
+-- through SQL: for every caller and every secret, plus absent and odd
+-- uuids, it must give the same reply as the SQL path (uuid?=X, a one-item
+-- list), and both must follow the view above
+SELECT s.session, count(*) AS lookups,
+	count(*) FILTER (WHERE fast = sql) AS same,
+	count(*) FILTER (WHERE fast LIKE '{"inventories":[{%') AS found,
+	count(*) FILTER (WHERE fast LIKE '{"error":{"code":"ID.1001"%') AS id1001
+FROM (VALUES ('5e550000000000000000000000000001'), ('5e550000000000000000000000000006'),
+		('5e550000000000000000000000000002'), ('5e550000000000000000000000000003'),
+		('5e550000000000000000000000000004'), ('5e550000000000000000000000000005'),
+		('5e550000000000000000000000000007'), ('5e55000000000000000000000000dead')) s(session)
+CROSS JOIN LATERAL (
+	SELECT zstack_tfa.query_two_factor_authentication_json(s.session, ARRAY['uuid=' || u])::text AS fast,
+		zstack_tfa.query_two_factor_authentication_json(s.session, ARRAY['uuid?=' || u])::text AS sql
+	FROM (SELECT uuid::text FROM zstack_tfa.secret
+		UNION ALL VALUES ('f000000000000000000000000000dead'), (''), ('F0000000000000000000000000000001'),
+			('f0000000000000000000000000000001 '), ('%')) x(u)) r
+GROUP BY s.session ORDER BY s.session;
+-- the set-returning form takes the same path
+SELECT uuid, user_uuid, status FROM zstack_tfa.query_two_factor_authentication(
+	'5e550000000000000000000000000002', '{uuid=f0000000000000000000000000000001}');
+SELECT count(*) AS bob_fetches_alices FROM zstack_tfa.query_two_factor_authentication(
+	'5e550000000000000000000000000003', '{uuid=f0000000000000000000000000000001}');
+-- and the rest of a request still applies: fields, a bad sort, start, count
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002',
+	'{uuid=f0000000000000000000000000000001}', fields => '{status}');
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002',
+	'{uuid=f0000000000000000000000000000001}', sort => '+nope');
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002',
+	'{uuid=f0000000000000000000000000000001}', start => 1);
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002',
+	'{uuid=f0000000000000000000000000000001}', "limit" => 0);
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002',
+	'{uuid=f0000000000000000000000000000001}', reply_with_count => true);
+
 -- a real login gives a session with the same view
 SELECT zstack_tfa.log_in_by_account('bob', 'bob-password')->'inventory'->>'uuid' AS bob_session \gset
 SELECT pg_temp.sees(:'bob_session') AS bob_by_login;

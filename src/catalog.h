@@ -30,6 +30,7 @@ typedef struct ZtField
 } ZtField;
 
 #define ZT_FIELD_COUNT 7
+#define ZT_FIELD_UUID 0			/* index of "uuid" in zt_fields */
 #define ZT_FIELD_SECRET 1		/* index of "secret" in zt_fields */
 
 extern const ZtField zt_fields[ZT_FIELD_COUNT];

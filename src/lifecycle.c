@@ -808,7 +808,7 @@ reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 		admin.iam2 = caller.is_iam2;
 		strlcpy(admin.uuid, caller.user_uuid, sizeof(admin.uuid));
 		strlcpy(admin.account_uuid, caller.account_uuid, sizeof(admin.account_uuid));
-		if (!caller.is_admin)
+		if (!zt_caller_is_admin(&caller))
 		{
 			zt_fail(&f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
 			Audit("reset_secret", "denied", "ID.1002", &admin);

@@ -4,6 +4,10 @@
  */
 #include "zstack_tfa.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "fmgr.h"
 #include "utils/guc.h"
 
@@ -15,12 +19,44 @@ int			zt_session_timeout = 7200;
 int			zt_date_style = ZT_DATE_ZSTACK;
 int			zt_max_failed_attempts = 5;
 int			zt_lockout_seconds = 300;
+static int	retained_memory_kb = 16384;
 
 static const struct config_enum_entry date_style_options[] = {
 	{"zstack", ZT_DATE_ZSTACK, false},
 	{"iso8601", ZT_DATE_ISO8601, false},
 	{NULL, 0, false}
 };
+
+/*
+ * zstack_tfa.retained_memory: how much freed memory a backend keeps for
+ * reuse.  glibc hands large blocks back to the kernel as soon as they are
+ * freed (mmap'd blocks at once, the heap's top once 128 kB or so is free),
+ * so every large reply is written into fresh pages, and each fresh page is
+ * a page fault: a 1,000-row page (a 243 kB JSON value, which PostgreSQL
+ * then copies twice more to send it) spent most of its time in the kernel.
+ * Kept memory is reused instead.  0 leaves glibc's behaviour alone.
+ */
+#define GLIBC_MAX_MMAP_THRESHOLD (32 * 1024 * 1024)
+#define GLIBC_DEFAULT_THRESHOLD (128 * 1024)
+
+static void
+AssignRetainedMemory(int newval, void *extra)
+{
+#ifdef __GLIBC__
+	static bool changed = false;
+	size_t		bytes = (size_t) newval * 1024;
+
+	if (newval == 0 && !changed)
+		return;					/* never set: glibc's adaptive defaults stay */
+	if (newval == 0)
+		bytes = GLIBC_DEFAULT_THRESHOLD;
+	/* blocks below the mmap threshold come from the heap ... */
+	mallopt(M_MMAP_THRESHOLD, (int) Min(bytes, GLIBC_MAX_MMAP_THRESHOLD));
+	/* ... whose free top is given back only beyond the trim threshold */
+	mallopt(M_TRIM_THRESHOLD, (int) bytes);
+	changed = true;
+#endif
+}
 
 /* Define the settings; no shared_preload_libraries needed. */
 void
@@ -54,5 +90,12 @@ _PG_init(void)
 							300, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("zstack_tfa.retained_memory",
+							gettext_noop("Freed memory a backend keeps for reuse instead of returning it to the kernel at once."),
+							gettext_noop("Large replies then reuse pages instead of faulting in new ones; 0 leaves the C library's defaults."),
+							&retained_memory_kb,
+							16384, 0, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, AssignRetainedMemory, NULL);
 	MarkGUCPrefixReserved("zstack_tfa");
 }

@@ -54,14 +54,22 @@ typedef struct ZtCaller
 {
 	char		account_uuid[33];
 	char		user_uuid[33];
-	bool		is_admin;		/* SystemAdmin account: sees everything */
 	bool		is_iam2;		/* an IAM2 user's session: sees its own only */
+	/* a SystemAdmin account sees everything: ask zt_caller_is_admin() */
+	bool		admin_known;
+	bool		is_admin;
 } ZtCaller;
 
 extern bool zt_read_only(void);
 extern bool zt_authenticate(const char *uuid, size_t len, ZtCaller *caller,
 							ZtFailure *f);
+extern bool zt_caller_is_admin(ZtCaller *caller);
 extern void zt_new_uuid(char *out);
+extern TupleTableSlot *zt_fetch_by_uuid(const char *relname, const char *key,
+										size_t len, Relation *relp);
+extern void zt_fetch_end(TupleTableSlot *slot, Relation rel);
+extern Datum zt_fetched_column(TupleTableSlot *slot, const char *name,
+							   bool *isnull);
 extern Oid	zt_schema_oid(void);
 extern SPIPlanPtr zt_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 							   Oid *argtypes);
