@@ -1,7 +1,8 @@
 -- Sorting and paging: every field sorts both ways, ties are broken by uuid
--- so pages never overlap, start beyond the end, limit 0, a huge limit, and
--- pages larger than one internal batch (1,000 rows).
+-- so pages never overlap, start beyond the end, limit 0, a huge limit,
+-- large pages (streamed from the executor), and the memory they reuse.
 SET timezone = 'UTC';
+CREATE ROLE zt_paging_user;
 CREATE FUNCTION pg_temp.page(s text, "limit" int DEFAULT 1000, start int DEFAULT 0,
 	conditions text[] DEFAULT '{}') RETURNS text
 LANGUAGE sql AS $$
@@ -38,10 +39,10 @@ WITH pages AS (
 	zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001', '{}', 7, p * 7, '-createDate') i
 )
 SELECT count(*) AS rows, count(DISTINCT uuid) AS distinct_rows FROM pages;
--- the same through the JSON function with a page larger than a batch
+-- the same through the JSON function with a large page
 SELECT json_array_length(zstack_tfa.query_two_factor_authentication_json(
 	'5e550000000000000000000000000001', '{}', 2400, 100, '+createDate')->'inventories') AS big_page;
--- order holds across the batch boundary (cursor path of the SRF)
+-- order holds across a large page of the set-returning function
 SELECT bool_and(ok) AS sorted_across_batches FROM (
 	SELECT (create_date, uuid) >= lag((create_date, uuid)) OVER (ORDER BY ord) IS NOT FALSE AS ok
 	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001', '{}', 3000, 0, 'createDate')
@@ -51,11 +52,45 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 -- bulk's owner sees its 2,500; alice still sees her 3
 SELECT count(*) AS alice_sees FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000002', "limit" => 100000);
 
--- the SQL a normal account's uuid lookup runs uses the primary key
+-- the SQL of a uuid lookup with more conditions (uuid=X alone is read from
+-- the index directly) uses the primary key
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM zstack_tfa.secret s
 	WHERE s.account_uuid = 'a0000000000000000000000000000001' AND s.uuid = 'f0000000000000000000000000000001';
 RESET enable_seqscan;
 
+-- zstack_tfa.retained_memory: a backend keeps freed memory, so writing a
+-- 1,000-row page again reuses pages instead of faulting in new ones.  The
+-- backend's own minor page faults (/proc/self/stat) per page, after one
+-- page to warm up, with the default and with the C library's thresholds.
+CREATE FUNCTION pg_temp.faults_per_page() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	before bigint;
+	total bigint := 0;
+BEGIN
+	FOR i IN 0 .. 5 LOOP
+		IF i = 1 THEN
+			before := split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint;
+		END IF;
+		total := total + length(zstack_tfa.query_two_factor_authentication_json(
+			'5e550000000000000000000000000001', '{}', 1000, 0, '+createDate')::text);
+	END LOOP;
+	RETURN (split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint - before) / 5;
+END $$;
+SHOW zstack_tfa.retained_memory;
+SELECT pg_temp.faults_per_page() AS kept \gset
+SET zstack_tfa.retained_memory = 0;
+SELECT pg_temp.faults_per_page() AS returned \gset
+SELECT :kept < 10 AS few_faults_when_kept, :returned > 4 * :kept + 40 AS many_when_returned;
+RESET zstack_tfa.retained_memory;
+SELECT pg_temp.faults_per_page() < 10 AS few_again;
+-- a setting for superusers: it changes how the whole backend allocates
+SET ROLE zt_paging_user;
+SET zstack_tfa.retained_memory = '64MB';
+RESET ROLE;
+SET zstack_tfa.retained_memory = -1;
+
 DELETE FROM zstack_tfa.account WHERE name = 'bulk';
 SELECT count(*) AS secrets_left FROM zstack_tfa.secret;
+DROP ROLE zt_paging_user;
