@@ -78,13 +78,17 @@ BEGIN
 	END LOOP;
 	RETURN (split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint - before) / 5;
 END $$;
+-- (The valgrind stage runs this file too: valgrind's own allocator ignores
+-- the setting, so there the counts are taken but not judged.)
+SELECT pg_read_file('/proc/self/maps') LIKE '%vgpreload%' AS valgrind \gset
 SHOW zstack_tfa.retained_memory;
 SELECT pg_temp.faults_per_page() AS kept \gset
 SET zstack_tfa.retained_memory = 0;
 SELECT pg_temp.faults_per_page() AS returned \gset
-SELECT :kept < 10 AS few_faults_when_kept, :returned > 4 * :kept + 40 AS many_when_returned;
+SELECT :'valgrind'::boolean OR :kept < 10 AS few_faults_when_kept,
+	:'valgrind'::boolean OR :returned > 4 * :kept + 40 AS many_when_returned;
 RESET zstack_tfa.retained_memory;
-SELECT pg_temp.faults_per_page() < 10 AS few_again;
+SELECT :'valgrind'::boolean OR pg_temp.faults_per_page() < 10 AS few_again;
 -- a setting for superusers: it changes how the whole backend allocates
 SET ROLE zt_paging_user;
 SET zstack_tfa.retained_memory = '64MB';

@@ -624,7 +624,18 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 	char	   *sql;
 	SPIExecuteOptions options;
 	ParamListInfo params;
-	RowReceiver receiver;
+	RowReceiver receiver = {
+		.pub = {
+			.receiveSlot = ReceiveRow,
+			.rStartup = ReceiverStartup,
+			.rShutdown = ReceiverNoop,
+			.rDestroy = ReceiverNoop,
+			/* any kind but DestNone (SPI then says "no rows") or DestSPI */
+			.mydest = DestTuplestore,
+		},
+		.sink = sink,
+		.arg = arg,
+	};
 
 	if (q->by_uuid != NULL)
 	{
@@ -645,14 +656,6 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 		params->params[i].pflags = PARAM_FLAG_CONST;
 		params->params[i].ptype = q->types[i];
 	}
-	receiver.pub.receiveSlot = ReceiveRow;
-	receiver.pub.rStartup = ReceiverStartup;
-	receiver.pub.rShutdown = ReceiverNoop;
-	receiver.pub.rDestroy = ReceiverNoop;
-	/* any kind but DestNone (SPI then says "no rows") or DestSPI (its table) */
-	receiver.pub.mydest = DestTuplestore;
-	receiver.sink = sink;
-	receiver.arg = arg;
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.read_only = true;

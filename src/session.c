@@ -252,11 +252,9 @@ bool
 zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 {
 	static SPIPlanPtr extend_plan = NULL;
-	Oid			types[2] = {TEXTOID, FLOAT8OID};
-	Datum		values[2];
 	TupleTableSlot *slot;
 	Relation	rel;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz txn_start = GetCurrentTransactionStartTimestamp();	/* now() */
 	TimestampTz expires;
 	bool		isnull;
 	bool		stale;
@@ -269,7 +267,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	if (slot != NULL)
 	{
 		expires = DatumGetTimestampTz(zt_fetched_column(slot, "expired_date", &isnull));
-		if (isnull || expires <= now)
+		if (isnull || expires <= txn_start)
 		{
 			zt_fetch_end(slot, rel);
 			slot = NULL;
@@ -281,17 +279,20 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	CopyUuid(caller->account_uuid, slot, "account_uuid");
 	CopyUuid(caller->user_uuid, slot, "user_uuid");
 	caller->is_iam2 = EnumIs(slot, "user_type", "IAM2VirtualIDVO");
-	stale = expires < now + (TimestampTz) ((zt_session_timeout - RenewSlackSeconds()) * USECS_PER_SEC);
+	stale = expires < txn_start + (TimestampTz) ((zt_session_timeout - RenewSlackSeconds()) * USECS_PER_SEC);
 	zt_fetch_end(slot, rel);
 
 	/* an IAM2 user is never an admin; an account's type is read when asked */
 	caller->admin_known = caller->is_iam2;
 	caller->is_admin = false;
 
-	values[0] = PointerGetDatum(cstring_to_text_with_len(uuid, (int) len));
-	values[1] = Float8GetDatum((double) zt_session_timeout);
 	if (stale && !zt_read_only())
 	{
+		Oid			types[2] = {TEXTOID, FLOAT8OID};
+		Datum		values[2];
+
+		values[0] = PointerGetDatum(cstring_to_text_with_len(uuid, (int) len));
+		values[1] = Float8GetDatum((double) zt_session_timeout);
 		if (SPI_execute_plan(zt_keep_plan(&extend_plan,
 										  "UPDATE zstack_tfa.session"
 										  " SET expired_date = GREATEST(expired_date,"
