@@ -24,7 +24,7 @@ zt_build_install || exit 1
 # root the pages are reserved for the run and given back at the end.
 HUGE_WANT=600	# 1 GB of shared buffers and the rest of shared memory
 HUGE_WAS=
-huge_free() { awk '/^HugePages_Free/ { print $2 }' /proc/meminfo; }
+huge_free() { awk '/^HugePages_Free/ { n = $2 } END { print n + 0 }' /proc/meminfo; }
 if [ "$(huge_free)" -lt "$HUGE_WANT" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
 	HUGE_WAS=$(cat /proc/sys/vm/nr_hugepages)
 	echo $((HUGE_WAS + HUGE_WANT - $(huge_free))) >/proc/sys/vm/nr_hugepages 2>/dev/null
@@ -57,6 +57,8 @@ script() {
 	CLIENTS[$1]=$2
 	printf '%s\n' "$3" >"$WORK/$1.sql"
 }
+# median FORMAT: the median of the numbers on stdin, printed with FORMAT
+median() { sort -g | awk -v f="$1" '{ v[NR] = $1 } END { printf f, v[int((NR + 1) / 2)] }'; }
 # measure NAME...: RUNS rounds, each running every named script once in
 # turn (so a slow phase of the VM hits all of them alike); the median TPS
 # of each is kept.  Prepared statements.
@@ -75,7 +77,7 @@ measure() {
 	done
 	for name in "$@"; do
 		ROUNDS[$name]=${runs[$name]% }
-		TPS[$name]=$(printf '%s\n' ${runs[$name]} | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+		TPS[$name]=$(printf '%s\n' ${runs[$name]} | median %s)
 		printf '  %-28s %10.1f tps  (runs: %s)\n' "$name" "${TPS[$name]}" "${runs[$name]% }"
 	done
 }
@@ -86,7 +88,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # tens of seconds here) moves both; a ratio of medians would not cancel it.
 rratio() {
 	paste -d ' ' <(printf '%s\n' ${ROUNDS[$1]}) <(printf '%s\n' ${ROUNDS[$2]}) |
-		awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+		awk '{ print $1 / $2 }' | median %.2f
 }
 declare -a ROWS
 row() { # WORKLOAD MEASURE VALUE BAR OK
@@ -197,13 +199,17 @@ script w4_ours_wrong 1 "SELECT zstack_tfa.totp_verify('JBSWY3DPEHPK3PXP', '00000
 script w4_peer_current 1 "SELECT totp.verify('JBSWY3DPEHPK3PXP', '$CODE');"
 script w4_bare 1 "SELECT 'JBSWY3DPEHPK3PXP'::text, '$CODE'::text;"
 measure w4_ours_current w4_ours_wrong w4_peer_current w4_bare
+# timems EXPR N: the milliseconds one statement takes to evaluate EXPR for N rows
+timems() {
+	psql -X -At -c "\\timing on" -c "SELECT count(*) FROM generate_series(1, $2) g WHERE $1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
 # per call inside the server: 20,000 calls in one statement, minus the loop
 percall() { # EXPR N -> microseconds per row, median of RUNS
 	local r out=()
 	for r in $(seq 1 "$RUNS"); do
-		out+=("$(psql -X -At -c "\\timing on" -c "SELECT count(*) FROM generate_series(1, $2) g WHERE $1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
+		out+=("$(timems "$1" "$2")")
 	done
-	printf '%s\n' "${out[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p" | awk -v n="$2" '{ printf "%.3f", $1 * 1000 / n }'
+	printf '%s\n' "${out[@]}" | awk -v n="$2" '{ print $1 * 1000 / n }' | median %.3f
 }
 # pairratio EXPR_A N_A EXPR_B N_B: 7 rounds, each timing A then B at once
 # (paired, like rratio); sets PAIR_A and PAIR_B (the median µs per call of
@@ -211,13 +217,13 @@ percall() { # EXPR N -> microseconds per row, median of RUNS
 pairratio() {
 	local r ta tb out
 	out=$(for r in 1 2 3 4 5 6 7; do
-		ta=$(psql -X -At -c "\\timing on" -c "SELECT count(*) FROM generate_series(1, $2) g WHERE $1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-		tb=$(psql -X -At -c "\\timing on" -c "SELECT count(*) FROM generate_series(1, $4) g WHERE $3" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+		ta=$(timems "$1" "$2")
+		tb=$(timems "$3" "$4")
 		awk -v a="$ta" -v na="$2" -v b="$tb" -v nb="$4" 'BEGIN { print a * 1000 / na, b * 1000 / nb, (b / nb) / (a / na) }'
 	done)
-	PAIR_A=$(awk '{ print $1 }' <<<"$out" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[4] }')
-	PAIR_B=$(awk '{ print $2 }' <<<"$out" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[4] }')
-	PAIR_RATIO=$(awk '{ print $3 }' <<<"$out" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[4] }')
+	PAIR_A=$(awk '{ print $1 }' <<<"$out" | median %.3f)
+	PAIR_B=$(awk '{ print $2 }' <<<"$out" | median %.3f)
+	PAIR_RATIO=$(awk '{ print $3 }' <<<"$out" | median %.2f)
 }
 us_loop=$(percall "('JBSWY3DPEHPK3PXP' || g) IS NOT NULL" 200000)
 # window 1 for the peer, whose verify checks one step: its verify at clock
