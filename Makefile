@@ -2,8 +2,9 @@
 EXTENSION = zstack_tfa
 MODULE_big = zstack_tfa
 OBJS = src/zstack_tfa.o src/catalog.o src/parse.o src/reply.o src/session.o \
-	src/query.o src/lifecycle.o src/totp.o src/http.o
-DATA = zstack_tfa--1.0.sql
+	src/query.o src/principal.o src/twofactor.o \
+	src/accounts.o src/logins.o src/totp.o src/http.o
+DATA = $(wildcard zstack_tfa--*.sql)
 SHLIB_LINK = -loath
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -26,6 +26,8 @@ SELECT pg_temp.page('', 1000, 0, '{uuid=f0000000000000000000000000000004}') AS e
 -- 2,500 more secrets (an account with many IAM2 users), with many equal dates
 INSERT INTO zstack_tfa.account (uuid, name, type)
 	VALUES ('a0000000000000000000000000000099', 'bulk', 'Normal');
+INSERT INTO zstack_tfa.iam2_virtual_id (uuid, name, account_uuid)
+SELECT md5('user' || i), 'bulk-user-' || i, 'a0000000000000000000000000000099' FROM generate_series(1, 2500) i;
 INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date)
 SELECT md5('secret' || i), 'JBSWY3DPEHPK3PXP', md5('user' || i), 'IAM2VirtualIDVO',
 	'a0000000000000000000000000000099', CASE WHEN i % 3 = 0 THEN 'Logined' ELSE 'NewCreated' END::zstack_tfa.secret_status,

@@ -425,8 +425,8 @@ MustPropagate(int sqlerrcode)
  * without internals for the client); its work is rolled back by a
  * subtransaction, so nothing is half-written.
  */
-Datum
-http_request(PG_FUNCTION_ARGS)
+static Datum
+ServeHttpRequest(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest req;
@@ -479,4 +479,11 @@ http_request(PG_FUNCTION_ARGS)
 	values[2] = PointerGetDatum(cstring_to_text_with_len(r.body.data, r.body.len));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/* SQL entry point of ServeHttpRequest, its caller's statement kept out of the log. */
+Datum
+http_request(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, ServeHttpRequest);
 }

@@ -129,6 +129,30 @@ zt_parse_condition(const char *s, size_t len, ZtCondition *out)
 }
 
 /*
+ * Can PostgreSQL's LIKE take this pattern?  With the default escape
+ * character a backslash escapes the next character, and a pattern that ends
+ * in an unpaired backslash is an error: LIKE raises it only when it gets that
+ * far in a row's text, so a query must refuse such a pattern before it reads
+ * any row (an error that depends on a row is an oracle on that row).
+ * Scanning bytes is exact: in every server encoding a byte below 0x80 is
+ * an ASCII character, never part of a multibyte one.
+ */
+bool
+zt_like_pattern_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '\\')
+		{
+			if (i + 1 == len)
+				return false;
+			i++;				/* the escaped character, whatever it is */
+		}
+	}
+	return true;
+}
+
+/*
  * Parse sort=: "+field", "-field" or "field".
  *
  * A '+' that a client forgot to percent-encode arrives as a space; after

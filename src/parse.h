@@ -46,6 +46,7 @@ typedef struct ZtCondition
 } ZtCondition;
 
 extern bool zt_parse_condition(const char *s, size_t len, ZtCondition *out);
+extern bool zt_like_pattern_ok(const char *s, size_t len);
 
 /* Result of parsing sort=. */
 typedef enum ZtSortResult

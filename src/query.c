@@ -16,12 +16,16 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
+#include "access/xact.h"
+#include "lib/ilist.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(query_two_factor_authentication);
@@ -29,11 +33,21 @@ PG_FUNCTION_INFO_V1(query_two_factor_authentication_json);
 
 #define MAX_LABELS 8
 #define PLAN_KEY_MAX 1024
-#define PLAN_CACHE_MAX 256
+/*
+ * Kept plans per backend.  A query shape is planned once and kept; past
+ * this many shapes the least recently used plan is freed, so a caller who
+ * sends endless new shapes cannot make a backend grow without bound.
+ */
+#define PLAN_CACHE_MAX 64
 
-/* The SQL types of the inventory fields, resolved once per backend. */
+/*
+ * The SQL types of the inventory fields, resolved once per backend and
+ * forgotten when one of them changes (see TypeChanged): a pooled connection
+ * lives through DROP/CREATE EXTENSION and ALTER EXTENSION ... UPDATE.
+ */
 typedef struct FieldTypes
 {
+	bool		valid;
 	Oid			schema;			/* zstack_tfa's OID when resolved */
 	Oid			type[ZT_FIELD_COUNT];
 	Oid			array_type[ZT_FIELD_COUNT];
@@ -41,11 +55,16 @@ typedef struct FieldTypes
 	bool		typbyval[ZT_FIELD_COUNT];
 	char		typalign[ZT_FIELD_COUNT];
 	Oid			label_oid[ZT_FIELD_COUNT][MAX_LABELS];
+	/* syscache hash values of the enum types and labels, for TypeChanged */
+	uint32		type_hash[ZT_FIELD_COUNT];
+	uint32		label_hash[ZT_FIELD_COUNT][MAX_LABELS];
+	uint32		schema_hash;
 } FieldTypes;
 
 /* A query being built: the WHERE clause and its parameters. */
 typedef struct QueryBuild
 {
+	const char *from;			/* the rows the caller may see (see BuildQuery) */
 	StringInfoData where;
 	char	   *order_by;
 	int			nparams;
@@ -60,8 +79,9 @@ typedef struct QueryBuild
 
 typedef struct PlanEntry
 {
-	char		key[PLAN_KEY_MAX];
+	char		key[PLAN_KEY_MAX];	/* the SQL text */
 	SPIPlanPtr	plan;
+	dlist_node	lru;			/* in plan_lru, most recently used first */
 } PlanEntry;
 
 /* Receives each result row; values are in zt_fields order. */
@@ -69,29 +89,69 @@ typedef void (*RowSink) (void *arg, Datum *values, bool *nulls);
 
 static FieldTypes field_types;
 static HTAB *plan_cache = NULL;
+static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
 static char *select_list = NULL;
 static char *field_names = NULL;
 
-/* Resolve the field types, and forget cached plans if the schema changed. */
+/*
+ * A catalog invalidation: forget the field types when it concerns one of
+ * ours (hash 0 means every entry of that cache was reset).  Only a flag is
+ * set here; GetFieldTypes resolves them again, and frees the kept plans,
+ * whose parameter types would name the old types, on the next call.
+ */
+static void
+TypeChanged(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 ||
+		(cacheid == NAMESPACEOID && hashvalue == field_types.schema_hash))
+		field_types.valid = false;
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	{
+		if (cacheid == TYPEOID && hashvalue == field_types.type_hash[i])
+			field_types.valid = false;
+		for (int j = 0; j < MAX_LABELS; j++)
+			if (cacheid == ENUMOID && hashvalue == field_types.label_hash[i][j])
+				field_types.valid = false;
+	}
+}
+
+/* Free every kept query plan. */
+static void
+FlushPlans(void)
+{
+	HASH_SEQ_STATUS seq;
+	PlanEntry  *e;
+
+	if (plan_cache == NULL)
+		return;
+	hash_seq_init(&seq, plan_cache);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		SPI_freeplan(e->plan);
+	hash_destroy(plan_cache);
+	plan_cache = NULL;
+	dlist_init(&plan_lru);
+}
+
+/* Resolve the field types, and forget kept plans if they changed. */
 static const FieldTypes *
 GetFieldTypes(void)
 {
+	static bool callbacks = false;
 	Oid			schema = zt_schema_oid();
 
-	if (field_types.schema == schema)
+	if (field_types.valid && field_types.schema == schema)
 		return &field_types;
 
-	if (plan_cache != NULL)
+	if (!callbacks)
 	{
-		HASH_SEQ_STATUS seq;
-		PlanEntry  *e;
-
-		hash_seq_init(&seq, plan_cache);
-		while ((e = hash_seq_search(&seq)) != NULL)
-			SPI_freeplan(e->plan);
-		hash_destroy(plan_cache);
-		plan_cache = NULL;
+		CacheRegisterSyscacheCallback(TYPEOID, TypeChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, TypeChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, TypeChanged, (Datum) 0);
+		callbacks = true;
 	}
+	FlushPlans();
+	memset(&field_types, 0, sizeof(field_types));
+	field_types.schema_hash = GetSysCacheHashValue1(NAMESPACEOID, ObjectIdGetDatum(schema));
 	for (int i = 0; i < ZT_FIELD_COUNT; i++)
 	{
 		const ZtField *fd = &zt_fields[i];
@@ -111,11 +171,16 @@ GetFieldTypes(void)
 									ObjectIdGetDatum(schema));
 				if (!OidIsValid(t))
 					elog(ERROR, "type zstack_tfa.%s is missing", fd->enum_type);
+				field_types.type_hash[i] = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(t));
 				for (int j = 0; j < MAX_LABELS && fd->labels[j] != NULL; j++)
-					field_types.label_oid[i][j] =
-						DatumGetObjectId(DirectFunctionCall2(enum_in,
-															 CStringGetDatum(fd->labels[j]),
-															 ObjectIdGetDatum(t)));
+				{
+					Oid			label = DatumGetObjectId(DirectFunctionCall2(enum_in,
+																			 CStringGetDatum(fd->labels[j]),
+																			 ObjectIdGetDatum(t)));
+
+					field_types.label_oid[i][j] = label;
+					field_types.label_hash[i][j] = GetSysCacheHashValue1(ENUMOID, ObjectIdGetDatum(label));
+				}
 				break;
 		}
 		field_types.type[i] = t;
@@ -124,6 +189,7 @@ GetFieldTypes(void)
 							 &field_types.typbyval[i], &field_types.typalign[i]);
 	}
 	field_types.schema = schema;
+	field_types.valid = true;
 	return &field_types;
 }
 
@@ -149,17 +215,21 @@ InitFieldTexts(void)
 	pfree(names.data);
 }
 
-/* Return a kept plan for this SQL shape, preparing it on first use. */
+/*
+ * Return a kept plan for this SQL shape, preparing it on first use.  The
+ * cache holds at most PLAN_CACHE_MAX plans: the least recently used one is
+ * freed to make room.  (Plans are only ever taken here, at the start of a
+ * statement, so the one freed is never running.)
+ */
 static SPIPlanPtr
 GetPlan(const char *sql, int nparams, Oid *types)
 {
 	PlanEntry  *e;
-	bool		found;
 	SPIPlanPtr	plan;
 
 	if (strlen(sql) >= PLAN_KEY_MAX)
 	{
-		/* a very long query is rare: plan it for this call only */
+		/* a very long query is rare: plan it for this call only (SPI_finish frees it) */
 		plan = SPI_prepare(sql, nparams, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -171,18 +241,29 @@ GetPlan(const char *sql, int nparams, Oid *types)
 
 		ctl.keysize = PLAN_KEY_MAX;
 		ctl.entrysize = sizeof(PlanEntry);
-		plan_cache = hash_create("zstack_tfa plans", 64, &ctl,
+		plan_cache = hash_create("zstack_tfa plans", PLAN_CACHE_MAX, &ctl,
 								 HASH_ELEM | HASH_STRINGS);
 	}
 	e = hash_search(plan_cache, sql, HASH_FIND, NULL);
 	if (e != NULL)
+	{
+		dlist_move_head(&plan_lru, &e->lru);
 		return e->plan;
+	}
+	if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+	{
+		/* cppcheck-suppress nullPointer ; dlist_container's offsetof */
+		PlanEntry  *old = dlist_container(PlanEntry, lru, dlist_tail_node(&plan_lru));
+
+		dlist_delete(&old->lru);
+		SPI_freeplan(old->plan);
+		hash_search(plan_cache, old->key, HASH_REMOVE, NULL);
+	}
 	plan = NULL;
 	zt_keep_plan(&plan, sql, nparams, types);
-	if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
-		return plan;			/* cache full: the plan stays kept but unshared */
-	e = hash_search(plan_cache, sql, HASH_ENTER, &found);
+	e = hash_search(plan_cache, sql, HASH_ENTER, NULL);
 	e->plan = plan;
+	dlist_push_head(&plan_lru, &e->lru);
 	return plan;
 }
 
@@ -195,22 +276,70 @@ AddParam(QueryBuild *q, Oid type, Datum value)
 }
 
 /*
+ * Decode a timestamptz literal the way timestamptz_in does.  PostgreSQL 15's
+ * DecodeDateTime raises (rather than returns) some of its errors, such as an
+ * unknown time zone name ("2026-01-01 10:00 Foo/Bar"), so it runs in a
+ * subtransaction and any data error becomes false: a value a caller typed
+ * must give a ZStack error, never a raised one.
+ */
+static bool
+DecodeTimestampText(char *str, TimestampTz *out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+		char	   *field[MAXDATEFIELDS];
+		int			ftype[MAXDATEFIELDS];
+		int			nf;
+		int			dtype;
+		int			tz;
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		ok = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+						   MAXDATEFIELDS, &nf) == 0 &&
+			DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) == 0 &&
+			dtype == DTK_DATE &&
+			tm2timestamp(&tm, fsec, &tz, out) == 0;
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* a cancel, or anything but bad data, is not ours to swallow */
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
  * Parse a timestamp condition value: epoch milliseconds (what ZStack's Java
  * clients send) or any finite PostgreSQL timestamptz literal, including
- * ZStack's own "Nov 28, 2026 3:04:05 PM".  Never raises.
+ * ZStack's own "Nov 28, 2026 3:04:05 PM".  Never raises for bad data.
  */
 static bool
 ParseTimestamp(const char *s, size_t len, TimestampTz *out)
 {
 	char		str[MAXDATELEN + 1];
-	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
-	char	   *field[MAXDATEFIELDS];
-	int			ftype[MAXDATEFIELDS];
-	int			nf;
-	int			dtype;
-	int			tz;
-	struct pg_tm tm;
-	fsec_t		fsec;
 	int			ms_sign = 1;
 	size_t		i = 0;
 	size_t		digits;
@@ -236,15 +365,11 @@ ParseTimestamp(const char *s, size_t len, TimestampTz *out)
 			(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 		return true;
 	}
+	if (memchr(s, '\0', len) != NULL)
+		return false;
 	memcpy(str, s, len);
 	str[len] = '\0';
-	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-					  MAXDATEFIELDS, &nf) != 0 ||
-		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 ||
-		dtype != DTK_DATE ||
-		tm2timestamp(&tm, fsec, &tz, out) != 0)
-		return false;
-	return !TIMESTAMP_NOT_FINITE(*out);
+	return DecodeTimestampText(str, out) && !TIMESTAMP_NOT_FINITE(*out);
 }
 
 /* Convert one condition value to the field's SQL type. */
@@ -348,6 +473,11 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 				return zt_fail(f, ZT_ERR_SYS_1007,
 							   "operator %s cannot be used with field %s, which is a timestamp",
 							   zt_operator_tokens[c->op], fd->api_name);
+			/* refused here, before any row is read: LIKE would raise per row */
+			if (!zt_like_pattern_ok(c->value, c->value_len))
+				return zt_fail(f, ZT_ERR_SYS_1007,
+							   "invalid pattern for field %s: a LIKE pattern must not end with the escape character \\",
+							   fd->api_name);
 			appendStringInfo(&q->where, "%s %s $%d",
 							 fd->kind == ZT_KIND_ENUM ? "::text" : "",
 							 c->op == ZT_OP_LIKE ? "LIKE" : "NOT LIKE",
@@ -451,15 +581,24 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 		q->by_uuid_len = conds[0].value_len;
 	}
 
-	/* who sees what; CallerMaySee() is the same rule for one fetched row */
+	/*
+	 * Who sees what; CallerMaySee() is the same rule for one fetched row.
+	 * The rule is a fence the planner cannot cross: the caller's conditions
+	 * apply to the rows of a subquery that holds only the caller's own
+	 * (OFFSET 0 keeps PostgreSQL from pulling it up or pushing conditions
+	 * into it), so no condition a caller wrote is ever evaluated on a row
+	 * the caller may not see, and nothing it does can tell such rows apart.
+	 * A SystemAdmin sees every row and needs no fence.
+	 */
+	q->from = "zstack_tfa.secret s";
 	if (q->by_uuid != NULL)
 		;						/* FetchOne applies it to the row */
 	else if (q->caller.is_iam2)
-		appendStringInfo(&q->where, " AND s.user_uuid = $%d",
-						 AddParam(q, TEXTOID, CStringGetTextDatum(q->caller.user_uuid)));
+		q->from = psprintf("(SELECT * FROM zstack_tfa.secret WHERE user_uuid = $%d OFFSET 0) s",
+						   AddParam(q, TEXTOID, CStringGetTextDatum(q->caller.user_uuid)));
 	else if (!zt_caller_is_admin(&q->caller))
-		appendStringInfo(&q->where, " AND s.account_uuid = $%d",
-						 AddParam(q, TEXTOID, CStringGetTextDatum(q->caller.account_uuid)));
+		q->from = psprintf("(SELECT * FROM zstack_tfa.secret WHERE account_uuid = $%d OFFSET 0) s",
+						   AddParam(q, TEXTOID, CStringGetTextDatum(q->caller.account_uuid)));
 
 	for (int i = 0; i < req->ncond; i++)
 		if (!AddCondition(q, ft, &conds[i], f))
@@ -518,8 +657,8 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 static int64
 RunCount(QueryBuild *q)
 {
-	char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM zstack_tfa.secret s WHERE true%s",
-							   q->where.data);
+	char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM %s WHERE true%s",
+							   q->from, q->where.data);
 	bool		isnull;
 	int64		total;
 
@@ -642,8 +781,8 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 		FetchOne(q, sink, arg);
 		return;
 	}
-	sql = psprintf("SELECT %s FROM zstack_tfa.secret s WHERE true%s%s LIMIT $%d OFFSET $%d",
-				   select_list, q->where.data, q->order_by,
+	sql = psprintf("SELECT %s FROM %s WHERE true%s%s LIMIT $%d OFFSET $%d",
+				   select_list, q->from, q->where.data, q->order_by,
 				   q->nparams + 1, q->nparams + 2);
 	AddParam(q, INT8OID, Int64GetDatum(limit));
 	AddParam(q, INT8OID, Int64GetDatum(start));
@@ -882,8 +1021,8 @@ TupleRow(void *arg, Datum *values, bool *nulls)
  * sort): the secrets the session may see, as rows.  API errors are raised
  * with the ZStack code first in the message.
  */
-Datum
-query_two_factor_authentication(PG_FUNCTION_ARGS)
+static Datum
+QueryTwoFactorAuthentication(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ZtQueryRequest req;
@@ -907,12 +1046,19 @@ query_two_factor_authentication(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* SQL entry point of QueryTwoFactorAuthentication, its caller's statement kept out of the log. */
+Datum
+query_two_factor_authentication(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, QueryTwoFactorAuthentication);
+}
+
 /*
  * query_two_factor_authentication_json(...): ZStack's exact reply body,
  * success or error envelope.  API errors are returned, not raised.
  */
-Datum
-query_two_factor_authentication_json(PG_FUNCTION_ARGS)
+static Datum
+QueryTwoFactorAuthenticationJson(PG_FUNCTION_ARGS)
 {
 	ZtQueryRequest req;
 	ZtFailure	f;
@@ -924,4 +1070,11 @@ query_two_factor_authentication_json(PG_FUNCTION_ARGS)
 	if (!zt_query_json(&req, &out, &f))
 		zt_error_envelope(&out, &f);
 	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/* SQL entry point of QueryTwoFactorAuthenticationJson, its caller's statement kept out of the log. */
+Datum
+query_two_factor_authentication_json(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, QueryTwoFactorAuthenticationJson);
 }

@@ -67,6 +67,35 @@ zt_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/* The error context callback of zt_hiding_statement. */
+static void
+HideStatement(void *arg)
+{
+	errhidestmt(true);
+}
+
+/*
+ * Run the body of an SQL-visible function with its caller's statement kept
+ * out of the server log should anything in it raise.  That statement may
+ * hold a password, a secret, a TOTP code or a session uuid, and PostgreSQL
+ * logs the statement of every error by default (log_min_error_statement);
+ * the error itself is still logged.
+ */
+Datum
+zt_hiding_statement(FunctionCallInfo fcinfo, PGFunction body)
+{
+	ErrorContextCallback hide;
+	Datum		result;
+
+	hide.callback = HideStatement;
+	hide.arg = NULL;
+	hide.previous = error_context_stack;
+	error_context_stack = &hide;
+	result = body(fcinfo);
+	error_context_stack = hide.previous;
+	return result;
+}
+
 /* Raise a failure as the PostgreSQL error of SPEC §2: code first, SQLSTATE. */
 void
 zt_raise(const ZtFailure *f)

@@ -254,7 +254,11 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	static SPIPlanPtr extend_plan = NULL;
 	TupleTableSlot *slot;
 	Relation	rel;
-	TimestampTz txn_start = GetCurrentTransactionStartTimestamp();	/* now() */
+	/*
+	 * The clock, not now(): a transaction that began before a session
+	 * expired must not find it still valid, nor extend it.
+	 */
+	TimestampTz clock = GetCurrentTimestamp();
 	TimestampTz expires;
 	bool		isnull;
 	bool		stale;
@@ -267,7 +271,8 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	if (slot != NULL)
 	{
 		expires = DatumGetTimestampTz(zt_fetched_column(slot, "expired_date", &isnull));
-		if (isnull || expires <= txn_start)
+		/* valid up to and at its expiry instant, as ZStack's curr.after(expired) */
+		if (isnull || expires < clock)
 		{
 			zt_fetch_end(slot, rel);
 			slot = NULL;
@@ -279,7 +284,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	CopyUuid(caller->account_uuid, slot, "account_uuid");
 	CopyUuid(caller->user_uuid, slot, "user_uuid");
 	caller->is_iam2 = EnumIs(slot, "user_type", "IAM2VirtualIDVO");
-	stale = expires < txn_start + (TimestampTz) ((zt_session_timeout - RenewSlackSeconds()) * USECS_PER_SEC);
+	stale = expires < clock + (TimestampTz) ((zt_session_timeout - RenewSlackSeconds()) * USECS_PER_SEC);
 	zt_fetch_end(slot, rel);
 
 	/* an IAM2 user is never an admin; an account's type is read when asked */
@@ -296,8 +301,8 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 		if (SPI_execute_plan(zt_keep_plan(&extend_plan,
 										  "UPDATE zstack_tfa.session"
 										  " SET expired_date = GREATEST(expired_date,"
-										  " pg_catalog.now() + $2 * interval '1 second')"
-										  " WHERE uuid = $1",
+										  " pg_catalog.clock_timestamp() + $2 * interval '1 second')"
+										  " WHERE uuid = $1 AND expired_date >= pg_catalog.clock_timestamp()",
 										  2, types),
 							 values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "session extension failed");

@@ -188,8 +188,8 @@ generate_secret(PG_FUNCTION_ARGS)
 }
 
 /* totp(secret, at DEFAULT now()): the six-digit code at a time. */
-Datum
-totp(PG_FUNCTION_ARGS)
+static Datum
+TotpCode(PG_FUNCTION_ARGS)
 {
 	text	   *secret = PG_GETARG_TEXT_PP(0);
 	int64		step = zt_totp_step(PG_GETARG_TIMESTAMPTZ(1));
@@ -205,9 +205,16 @@ totp(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(result);
 }
 
-/* totp_verify(secret, code, at DEFAULT now(), window DEFAULT 1): a match? */
+/* SQL entry point of TotpCode, its caller's statement kept out of the log. */
 Datum
-totp_verify(PG_FUNCTION_ARGS)
+totp(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, TotpCode);
+}
+
+/* totp_verify(secret, code, at DEFAULT now(), window DEFAULT 1): a match? */
+static Datum
+TotpVerify(PG_FUNCTION_ARGS)
 {
 	text	   *secret = PG_GETARG_TEXT_PP(0);
 	text	   *code = PG_GETARG_TEXT_PP(1);
@@ -226,6 +233,13 @@ totp_verify(PG_FUNCTION_ARGS)
 					   step, window, -1, &matched);
 	zt_totp_free_key(&key);
 	PG_RETURN_BOOL(ok);
+}
+
+/* SQL entry point of TotpVerify, its caller's statement kept out of the log. */
+Datum
+totp_verify(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, TotpVerify);
 }
 
 /* Append s percent-encoded: RFC 3986 unreserved characters stay as they are. */
@@ -248,8 +262,8 @@ AppendPercentEncoded(StringInfo buf, const char *s)
  * otpauth_uri(secret, label, issuer DEFAULT 'ZStack'): the Key URI that
  * authenticator apps read from a QR code.  A NULL or empty issuer is left out.
  */
-Datum
-otpauth_uri(PG_FUNCTION_ARGS)
+static Datum
+OtpauthUri(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
 	ZtTotpKey	key;
@@ -295,4 +309,11 @@ otpauth_uri(PG_FUNCTION_ARGS)
 	appendStringInfo(&buf, "&algorithm=SHA1&digits=%d&period=%d",
 					 ZT_TOTP_DIGITS, ZT_TOTP_PERIOD);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/* SQL entry point of OtpauthUri, its caller's statement kept out of the log. */
+Datum
+otpauth_uri(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, OtpauthUri);
 }

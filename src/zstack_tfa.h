@@ -39,6 +39,7 @@ extern void zt_raise(const ZtFailure *f) pg_attribute_noreturn();
 extern char *zt_clip(const char *s, size_t len, size_t max);
 extern void zt_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern char *zt_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern Datum zt_hiding_statement(FunctionCallInfo fcinfo, PGFunction body);
 
 /* reply.c: the JSON writer. */
 extern void zt_json_string(StringInfo buf, const char *s, size_t len);

@@ -5,6 +5,8 @@ SET client_min_messages = warning;
 SELECT zstack_tfa.set_account_password('admin', 'admin-password');
 INSERT INTO zstack_tfa.account (uuid, name, password_hash, type) VALUES
 	('a0000000000000000000000000000001', 'alice', zstack_tfa.hash_password('alice-password'), 'Normal');
+INSERT INTO zstack_tfa.iam2_virtual_id (uuid, name, password_hash, account_uuid) VALUES
+	('e0000000000000000000000000000001', 'alice-dev', zstack_tfa.hash_password('dev-password'), 'a0000000000000000000000000000001');
 INSERT INTO zstack_tfa.secret
 	(uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date) VALUES
 	('f0000000000000000000000000000001', 'JBSWY3DPEHPK3PXP', 'a0000000000000000000000000000001', 'AccountVO', 'a0000000000000000000000000000001', 'NewCreated', '2026-01-10 09:00:00+00', '2026-01-10 09:00:00+00'),

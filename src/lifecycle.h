@@ -1,0 +1,49 @@
+/*
+ * lifecycle.h
+ *		What the life-cycle files share: principals (accounts and IAM2 users)
+ *		and their credentials, the audit log, the 2FA switch and secrets.
+ *
+ * Floors: principal.c, then twofactor.c, then accounts.c and logins.c.
+ */
+#ifndef ZSTACK_TFA_LIFECYCLE_H
+#define ZSTACK_TFA_LIFECYCLE_H
+
+#include "zstack_tfa.h"
+
+#include "utils/array.h"
+
+#define ZT_MAX_NAME_LEN 255
+/*
+ * Longer passwords are refused: hashing a 1 MB one takes seconds, a lever
+ * for denial of service.  ZStack's clients send 128 hex digits (SHA-512).
+ */
+#define ZT_MAX_PASSWORD_LEN 1024
+
+/* Who is logging in: an account or an IAM2 user inside one. */
+typedef struct Principal
+{
+	bool		found;
+	bool		iam2;
+	char		uuid[33];
+	char		account_uuid[33];
+	char	   *password_hash;	/* NULL: no password login */
+} Principal;
+
+/* principal.c */
+extern char *zt_password_verifier(const char *password);
+extern void zt_load_principal(const char *name, bool iam2, Principal *p);
+extern bool zt_check_credentials(const char *name, const char *password, bool iam2,
+								 const char *kind, Principal *p, ZtFailure *f);
+extern void zt_audit(const char *kind, const char *outcome, const char *zstack_code,
+					 const Principal *p);
+extern void zt_audit_secret(const char *kind, const char *outcome,
+							const char *zstack_code, const Principal *p,
+							const char *secret_uuid, int64 step);
+
+/* twofactor.c */
+extern bool zt_two_factor_enabled(void);
+extern void zt_ensure_secret(const Principal *p);
+extern bool zt_check_second_factor(const Principal *p, const char *name,
+								   ArrayType *system_tags, ZtFailure *f);
+
+#endif							/* ZSTACK_TFA_LIFECYCLE_H */

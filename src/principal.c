@@ -1,0 +1,154 @@
+/*
+ * principal.c
+ *		Accounts and IAM2 users as principals: looking them up, checking their
+ *		passwords, and the audit log of authentication events.
+ */
+#include "lifecycle.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+/*
+ * From libpq/scram.h, whose includes need the GSSAPI headers (libkrb5-dev)
+ * that a PGXS build otherwise does without; these two are stable in PG 15.
+ */
+extern char *pg_be_scram_build_secret(const char *password);
+extern bool scram_verify_plain_password(const char *username,
+										const char *password,
+										const char *secret);
+
+/* A salted, slow verifier: PostgreSQL's own SCRAM-SHA-256 secret. */
+char *
+zt_password_verifier(const char *password)
+{
+	return pg_be_scram_build_secret(password);
+}
+
+/*
+ * Check a password in time that does not tell whether the principal exists:
+ * an unknown name is checked against a throwaway verifier.
+ */
+static bool
+VerifyPassword(const Principal *p, const char *password)
+{
+	static char *dummy = NULL;
+
+	if (strlen(password) > ZT_MAX_PASSWORD_LEN)
+		return false;			/* never stored, so never right: skip the work */
+	if (p->found && p->password_hash != NULL)
+		return scram_verify_plain_password("zstack_tfa", password, p->password_hash);
+	if (dummy == NULL)
+	{
+		char		random_password[33];
+		char	   *h;
+
+		zt_new_uuid(random_password);
+		h = zt_password_verifier(random_password);
+		dummy = MemoryContextStrdup(TopMemoryContext, h);
+	}
+	(void) scram_verify_plain_password("zstack_tfa", password, dummy);
+	return false;
+}
+
+/* Look up the principal named name; p->found says whether it exists. */
+void
+zt_load_principal(const char *name, bool iam2, Principal *p)
+{
+	static SPIPlanPtr account_plan = NULL;
+	static SPIPlanPtr iam2_plan = NULL;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(name);
+	SPIPlanPtr	plan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (iam2)
+		plan = zt_keep_plan(&iam2_plan,
+							"SELECT uuid, account_uuid, password_hash"
+							" FROM zstack_tfa.iam2_virtual_id WHERE name = $1",
+							1, &type);
+	else
+		plan = zt_keep_plan(&account_plan,
+							"SELECT uuid, uuid, password_hash"
+							" FROM zstack_tfa.account WHERE name = $1",
+							1, &type);
+	if (SPI_execute_plan(plan, &value, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "principal lookup failed");
+	memset(p, 0, sizeof(*p));
+	p->iam2 = iam2;
+	if (SPI_processed == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	p->found = true;
+	strlcpy(p->uuid, SPI_getvalue(tup, desc, 1), sizeof(p->uuid));
+	strlcpy(p->account_uuid, SPI_getvalue(tup, desc, 2), sizeof(p->account_uuid));
+	p->password_hash = SPI_getvalue(tup, desc, 3);
+}
+
+/*
+ * Load the principal named name and check its password.  Every bad
+ * credential gets the same ID.1000 answer, audited under kind.
+ */
+bool
+zt_check_credentials(const char *name, const char *password, bool iam2,
+				 const char *kind, Principal *p, ZtFailure *f)
+{
+	zt_load_principal(name, iam2, p);
+	if (VerifyPassword(p, password))
+		return true;
+	/* one answer for unknown name and wrong password: no user probing */
+	zt_fail(f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
+	zt_audit(kind, "bad_credentials", "ID.1000", p);
+	return false;
+}
+
+/*
+ * Record an authentication event.  Only fixed words, uuids and a time step
+ * number go in: never a secret, a code, a password or a name someone typed.
+ */
+void
+zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
+			const Principal *p, const char *secret_uuid, int64 step)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		known = (p != NULL && p->found);
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = CStringGetTextDatum(outcome);
+	values[2] = zstack_code ? CStringGetTextDatum(zstack_code) : (Datum) 0;
+	values[3] = known ? CStringGetTextDatum(p->account_uuid) : (Datum) 0;
+	values[4] = known ? CStringGetTextDatum(p->uuid) : (Datum) 0;
+	values[5] = known ? CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO") : (Datum) 0;
+	values[6] = secret_uuid ? CStringGetTextDatum(secret_uuid) : (Datum) 0;
+	values[7] = Int64GetDatum(step);
+	if (!zstack_code)
+		nulls[2] = 'n';
+	if (!known)
+		nulls[3] = nulls[4] = nulls[5] = 'n';
+	if (!secret_uuid)
+		nulls[6] = 'n';
+	if (step < 0)
+		nulls[7] = 'n';
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "INSERT INTO zstack_tfa.auth_event (kind, outcome, error_code,"
+									  " account_uuid, user_uuid, user_type, secret_uuid, totp_step)"
+									  " VALUES ($1::zstack_tfa.auth_event_kind, $2, $3, $4, $5,"
+									  " $6::zstack_tfa.user_type, $7, $8)",
+									  8, types),
+						 values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "audit insert failed");
+}
+
+/* An audit event that concerns no particular secret. */
+void
+zt_audit(const char *kind, const char *outcome, const char *zstack_code,
+	  const Principal *p)
+{
+	zt_audit_secret(kind, outcome, zstack_code, p, NULL, -1);
+}

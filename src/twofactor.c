@@ -1,0 +1,427 @@
+/*
+ * twofactor.c
+ *		The 2FA switch and the secret: GetTwoFactorAuthenticationState, the
+ *		switch, GetTwoFactorAuthenticationSecret, ResetTwoFactorAuthenticationSecret,
+ *		and the second factor of a login.
+ */
+#include "lifecycle.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "totp.h"
+
+PG_FUNCTION_INFO_V1(get_two_factor_authentication_state);
+PG_FUNCTION_INFO_V1(set_two_factor_authentication_enabled);
+PG_FUNCTION_INFO_V1(get_two_factor_authentication_secret);
+PG_FUNCTION_INFO_V1(reset_two_factor_authentication_secret);
+
+#define TFA_CONFIG_NAME "TwoFactorAuthentication.enable"
+#define TOTP_WINDOW 1			/* steps t-1, t, t+1 (SPEC §3) */
+
+/* Is the global 2FA switch on?  Absent means off, as in ZStack. */
+bool
+zt_two_factor_enabled(void)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+	bool		enabled = false;
+
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "SELECT value = 'true' FROM zstack_tfa.global_config"
+									  " WHERE name = '" TFA_CONFIG_NAME "'",
+									  0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "global_config lookup failed");
+	if (SPI_processed == 1)
+		enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return enabled;
+}
+
+/* Give the principal a NewCreated secret unless it has one already. */
+void
+zt_ensure_secret(const Principal *p)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		uuid[33];
+	char		secret[ZT_SECRET_MIN + 1];
+
+	zt_new_uuid(uuid);
+	zt_generate_secret(secret, ZT_SECRET_MIN);
+	values[0] = CStringGetTextDatum(uuid);
+	values[1] = CStringGetTextDatum(secret);
+	values[2] = CStringGetTextDatum(p->uuid);
+	values[3] = CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO");
+	values[4] = CStringGetTextDatum(p->account_uuid);
+	explicit_bzero(secret, sizeof(secret));
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "INSERT INTO zstack_tfa.secret"
+									  " (uuid, secret, user_uuid, user_type, account_uuid)"
+									  " VALUES ($1, $2, $3, $4::zstack_tfa.user_type, $5)"
+									  " ON CONFLICT (user_uuid) DO NOTHING",
+									  5, types),
+						 values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "secret insert failed");
+}
+
+/* Write {"inventory":{...}} for the principal's secret. */
+static void
+WriteSecretReply(const Principal *p, StringInfo out)
+{
+	char	   *sql = psprintf("SELECT %s, s.status = 'Logined' FROM zstack_tfa.secret s"
+							   " WHERE s.user_uuid = $1", zt_inventory_columns());
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(p->uuid);
+	bool		isnull;
+	bool		logined;
+
+	if (SPI_execute_with_args(sql, 1, &type, &value, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "secret lookup failed");
+	logined = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										 ZT_FIELD_COUNT + 1, &isnull));
+	appendStringInfoString(out, "{\"inventory\":");
+	zt_json_secret_inventory(out, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, logined);
+	appendStringInfoChar(out, '}');
+}
+
+/*
+ * Find the first "twofatoken::<code>" system tag; returns false when there
+ * is none, else points *code at the code.
+ */
+static bool
+FindTokenTag(ArrayType *tags, const char **code, size_t *code_len)
+{
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+
+	if (tags == NULL)
+		return false;
+	deconstruct_array(tags, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t;
+
+		if (elem_nulls[i])
+			continue;
+		t = DatumGetTextPP(elems[i]);
+		if (zt_parse_token_tag(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code, code_len))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The second factor of a login with 2FA enabled.  The secret's row is locked
+ * for the whole check, so of two logins presenting the same code at the same
+ * moment one waits and then sees the step already used: a time step is
+ * accepted at most once, and only steps later than the last accepted one
+ * count.  Wrong codes in a row lock 2FA logins for a while.
+ */
+bool
+zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_tags,
+					   ZtFailure *f)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr success_plan = NULL;
+	static SPIPlanPtr failure_plan = NULL;
+	const char *code;
+	size_t		code_len;
+	bool		has_tag = FindTokenTag(system_tags, &code, &code_len);
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	TimestampTz now_ts = GetCurrentTimestamp();
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		locked_null;
+	char	   *secret;
+	int64		last_step;
+	int32		failures;
+	TimestampTz locked_until;
+	ZtTotpKey	key;
+	int64		matched = -1;
+	char	   *secret_uuid;
+	bool		ok;
+
+	if (!has_tag)
+	{
+		StringInfoData details;
+
+		/* ZStack's answer names the method and the user to ask again for */
+		initStringInfo(&details);
+		appendStringInfoString(&details, "{\"authentications\":[\"googleAuth\"],\"credentials\":");
+		zt_json_cstring(&details, name);
+		appendStringInfoChar(&details, '}');
+		zt_fail(f, ZT_ERR_ID_2001, "%s", details.data);
+		zt_audit("login", "code_required", "ID.2001", p);
+		return false;
+	}
+
+	values[0] = CStringGetTextDatum(p->uuid);
+	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
+									  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts, locked_until, uuid"
+									  " FROM zstack_tfa.secret WHERE user_uuid = $1 FOR UPDATE",
+									  1, types),
+						 values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "secret lookup failed");
+	if (SPI_processed == 0)
+	{
+		zt_fail(f, ZT_ERR_ID_2000,
+				"this user has no two-factor authentication secret yet; get one with GetTwoFactorAuthenticationSecret");
+		zt_audit("login", "no_secret", "ID.2000", p);
+		return false;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	secret = SPI_getvalue(tup, desc, 1);
+	last_step = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	failures = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	locked_until = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &locked_null));
+	secret_uuid = SPI_getvalue(tup, desc, 5);
+
+	if (!locked_null && locked_until > now_ts)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(now_ts, locked_until, &secs, &usecs);
+		explicit_bzero(secret, strlen(secret));
+		zt_fail(f, ZT_ERR_ID_2002,
+				"two-factor logins of this account are locked after %d wrong codes in a row; try again in %ld seconds",
+				failures, secs + (usecs > 0 ? 1 : 0));
+		zt_audit_secret("login", "locked", "ID.2002", p, secret_uuid, -1);
+		return false;
+	}
+	if (!locked_null)
+		failures = 0;			/* a lock that has run out starts a new count */
+
+	zt_totp_decode(secret, strlen(secret), &key);
+	explicit_bzero(secret, strlen(secret));
+	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
+					   last_step, &matched);
+	zt_totp_free_key(&key);
+
+	values[2] = TimestampTzGetDatum(now_ts);
+	if (ok)
+	{
+		values[1] = Int64GetDatum(matched);
+		if (SPI_execute_plan(zt_keep_plan(&success_plan,
+										  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
+										  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
+										  " last_op_date = CASE WHEN status = 'Logined' THEN last_op_date ELSE $3 END,"
+										  " status = 'Logined' WHERE user_uuid = $1",
+										  3, types),
+							 values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "secret update failed");
+		zt_audit_secret("login", "success", NULL, p, secret_uuid, matched);
+		return true;
+	}
+
+	failures++;
+	{
+		Oid			ftypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
+		Datum		fvalues[3];
+		char		fnulls[3] = {' ', ' ', ' '};
+
+		fvalues[0] = values[0];
+		fvalues[1] = Int32GetDatum(failures);
+		if (failures >= zt_max_failed_attempts)
+			fvalues[2] = TimestampTzGetDatum(now_ts + (int64) zt_lockout_seconds * USECS_PER_SEC);
+		else
+			fnulls[2] = 'n';
+		if (SPI_execute_plan(zt_keep_plan(&failure_plan,
+										  "UPDATE zstack_tfa.secret SET failed_attempts = $2, locked_until = $3"
+										  " WHERE user_uuid = $1",
+										  3, ftypes),
+							 fvalues, fnulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "secret update failed");
+	}
+	if (failures >= zt_max_failed_attempts)
+	{
+		zt_fail(f, ZT_ERR_ID_2002,
+				"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
+				failures, zt_lockout_seconds);
+		zt_audit_secret("login", "wrong_code_locked", "ID.2002", p, secret_uuid, -1);
+	}
+	else
+	{
+		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
+		zt_audit_secret("login", "wrong_code", "ID.2002", p, secret_uuid, -1);
+	}
+	return false;
+}
+
+/* Write {"state":"Enable"|"Disable"}. */
+static void
+WriteState(StringInfo out, bool enabled)
+{
+	appendStringInfo(out, "{\"state\":\"%s\"}", enabled ? "Enable" : "Disable");
+}
+
+/* get_two_factor_authentication_state(): the global switch. */
+Datum
+get_two_factor_authentication_state(PG_FUNCTION_ARGS)
+{
+	StringInfoData out;
+
+	zt_json_begin(&out, 512);
+	SPI_connect();
+	WriteState(&out, zt_two_factor_enabled());
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * set_two_factor_authentication_enabled(enabled): flip the switch.  A change
+ * deletes every secret and, when enabling, gives every account a new one;
+ * setting the current value changes nothing.
+ */
+Datum
+set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
+{
+	bool		enable;
+	StringInfoData out;
+
+	zt_require_arg(fcinfo, 0, "enabled");
+	enable = PG_GETARG_BOOL(0);
+	zt_json_begin(&out, 512);
+	SPI_connect();
+	/* one switch at a time: concurrent flips would interleave their secrets */
+	if (SPI_execute("LOCK TABLE zstack_tfa.global_config IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock global_config");
+	if (zt_two_factor_enabled() != enable)
+	{
+		Oid			type = TEXTOID;
+		Datum		value = CStringGetTextDatum(enable ? "true" : "false");
+
+		if (SPI_execute_with_args("INSERT INTO zstack_tfa.global_config (name, value)"
+								  " VALUES ('" TFA_CONFIG_NAME "', $1)"
+								  " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+								  1, &type, &value, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_execute("DELETE FROM zstack_tfa.secret", false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not change the two-factor authentication state");
+		if (enable &&
+			SPI_execute("INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid)"
+						" SELECT zstack_tfa.new_uuid(), zstack_tfa.generate_secret(16), a.uuid, 'AccountVO', a.uuid"
+						" FROM zstack_tfa.account a", false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not create secrets");
+		zt_audit(enable ? "enable" : "disable", "success", NULL, NULL);
+	}
+	WriteState(&out, enable);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * get_two_factor_authentication_secret(name, password, type): the caller's
+ * own secret, created if missing; "secret" is "" once it is Logined.
+ */
+static Datum
+GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
+{
+	char	   *name = zt_text_arg(fcinfo, 0, "name");
+	char	   *password = zt_text_arg(fcinfo, 1, "password");
+	char	   *type = zt_text_arg(fcinfo, 2, "type");
+	StringInfoData out;
+	Principal	p;
+	ZtFailure	f;
+	bool		ok = false;
+	bool		iam2 = (strcmp(type, "iam2") == 0);
+
+	zt_json_begin(&out, 512);
+	SPI_connect();
+	if (!iam2 && strcmp(type, "account") != 0)
+		zt_fail(&f, ZT_ERR_SYS_1007, "type must be 'account' or 'iam2'");
+	else if (!zt_two_factor_enabled())
+		zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+	else if (zt_check_credentials(name, password, iam2, "get_secret", &p, &f))
+	{
+		zt_ensure_secret(&p);
+		WriteSecretReply(&p, &out);
+		zt_audit("get_secret", "success", NULL, &p);
+		ok = true;
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/* SQL entry point of GetTwoFactorAuthenticationSecret, its caller's statement kept out of the log. */
+Datum
+get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, GetTwoFactorAuthenticationSecret);
+}
+
+/*
+ * reset_two_factor_authentication_secret(session_uuid, account_name): a
+ * SystemAdmin replaces an account's secret with a new NewCreated one.
+ */
+static Datum
+ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
+{
+	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	char	   *name = zt_text_arg(fcinfo, 1, "account_name");
+	StringInfoData out;
+	ZtCaller	caller;
+	Principal	admin;
+	Principal	p;
+	ZtFailure	f;
+	bool		ok = false;
+
+	zt_json_begin(&out, 512);
+	SPI_connect();
+	if (zt_authenticate(session, strlen(session), &caller, &f))
+	{
+		memset(&admin, 0, sizeof(admin));
+		admin.found = true;
+		admin.iam2 = caller.is_iam2;
+		strlcpy(admin.uuid, caller.user_uuid, sizeof(admin.uuid));
+		strlcpy(admin.account_uuid, caller.account_uuid, sizeof(admin.account_uuid));
+		if (!zt_caller_is_admin(&caller))
+		{
+			zt_fail(&f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
+			zt_audit("reset_secret", "denied", "ID.1002", &admin);
+		}
+		else if (!zt_two_factor_enabled())
+			zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+		else
+		{
+			zt_load_principal(name, false, &p);
+			if (!p.found)
+				zt_fail(&f, ZT_ERR_SYS_1007, "no account named \"%s\"", zt_clip(name, strlen(name), 64));
+			else
+			{
+				Oid			type = TEXTOID;
+				Datum		value = CStringGetTextDatum(p.uuid);
+
+				if (SPI_execute_with_args("DELETE FROM zstack_tfa.secret WHERE user_uuid = $1",
+										  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "secret delete failed");
+				zt_ensure_secret(&p);
+				WriteSecretReply(&p, &out);
+				zt_audit("reset_secret", "success", NULL, &p);
+				ok = true;
+			}
+		}
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/* SQL entry point of ResetTwoFactorAuthenticationSecret, its caller's statement kept out of the log. */
+Datum
+reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, ResetTwoFactorAuthenticationSecret);
+}

@@ -1,0 +1,32 @@
+/* zstack_tfa--1.0--1.1.sql: security fixes and what real ZStack clients need */
+
+\echo Use "ALTER EXTENSION zstack_tfa UPDATE TO '1.1'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- A deleted IAM2 user takes its sessions and its secret with it.  A session
+-- or secret names its user by (user_uuid, user_type); for IAM2 users a
+-- generated column holds the uuid, and a foreign key on it (with the
+-- account, so a user cannot be claimed for another account) cascades.
+-- Rows left behind by users deleted before 1.1 are removed first.
+-- ---------------------------------------------------------------------------
+DELETE FROM zstack_tfa.session s
+	WHERE s.user_type = 'IAM2VirtualIDVO' AND NOT EXISTS (SELECT 1 FROM zstack_tfa.iam2_virtual_id v
+		WHERE v.uuid = s.user_uuid AND v.account_uuid = s.account_uuid);
+DELETE FROM zstack_tfa.secret s
+	WHERE s.user_type = 'IAM2VirtualIDVO' AND NOT EXISTS (SELECT 1 FROM zstack_tfa.iam2_virtual_id v
+		WHERE v.uuid = s.user_uuid AND v.account_uuid = s.account_uuid);
+ALTER TABLE zstack_tfa.iam2_virtual_id
+	ADD CONSTRAINT iam2_virtual_id_uuid_account_uuid_key UNIQUE (uuid, account_uuid);
+ALTER TABLE zstack_tfa.session
+	ADD COLUMN iam2_uuid zstack_tfa.zuuid
+		GENERATED ALWAYS AS (CASE WHEN user_type = 'IAM2VirtualIDVO' THEN user_uuid END) STORED,
+	ADD CONSTRAINT session_iam2_user_fkey FOREIGN KEY (iam2_uuid, account_uuid)
+		REFERENCES zstack_tfa.iam2_virtual_id (uuid, account_uuid) ON DELETE CASCADE;
+ALTER TABLE zstack_tfa.secret
+	ADD COLUMN iam2_uuid zstack_tfa.zuuid
+		GENERATED ALWAYS AS (CASE WHEN user_type = 'IAM2VirtualIDVO' THEN user_uuid END) STORED,
+	ADD CONSTRAINT secret_iam2_user_fkey FOREIGN KEY (iam2_uuid, account_uuid)
+		REFERENCES zstack_tfa.iam2_virtual_id (uuid, account_uuid) ON DELETE CASCADE;
+-- the cascade finds the rows of a deleted user by these
+CREATE INDEX session_iam2_uuid_idx ON zstack_tfa.session (iam2_uuid) WHERE iam2_uuid IS NOT NULL;
+CREATE INDEX secret_iam2_uuid_idx ON zstack_tfa.secret (iam2_uuid) WHERE iam2_uuid IS NOT NULL;
