@@ -33,14 +33,20 @@ zt_field_lookup(const char *name, size_t len)
 	return -1;
 }
 
+/*
+ * Each ZStack code has its own SQLSTATE inside the class SPEC §2 names, so
+ * a caller can switch on it (JDBC's getSQLState()) while code that checks
+ * the class alone keeps working: "Z" and the code's last two digits, after
+ * PostgreSQL's own habit of a letter for non-standard codes (28P01).
+ */
 const ZtErrorDef zt_errors[ZT_ERR_COUNT] = {
-	[ZT_ERR_ID_1000] = {"ID.1000", "Unable to authenticate a user", "28000", 503},
-	[ZT_ERR_ID_1001] = {"ID.1001", "The session is invalid, either wrong session id or the session has been expired", "28000", 503},
-	[ZT_ERR_ID_1002] = {"ID.1002", "The user doesn't have permission to perform the operation", "42501", 503},
-	[ZT_ERR_ID_2000] = {"ID.2000", "Addition authentication error", "28000", 503},
-	[ZT_ERR_ID_2001] = {"ID.2001", "The user has to login by addition authentication", "28000", 503},
-	[ZT_ERR_ID_2002] = {"ID.2002", "Fail to authenticate a user due to addition authentication", "28000", 503},
+	[ZT_ERR_ID_1000] = {"ID.1000", "Unable to authenticate a user", "28Z00", 503},
+	[ZT_ERR_ID_1001] = {"ID.1001", "The session is invalid, either wrong session id or the session has been expired", "28Z01", 503},
+	[ZT_ERR_ID_1002] = {"ID.1002", "The user doesn't have permission to perform the operation", "42Z02", 503},
+	[ZT_ERR_ID_2000] = {"ID.2000", "Addition authentication error", "28Z20", 503},
+	[ZT_ERR_ID_2001] = {"ID.2001", "The user has to login by addition authentication", "28Z21", 503},
+	[ZT_ERR_ID_2002] = {"ID.2002", "Fail to authenticate a user due to addition authentication", "28Z22", 503},
 	[ZT_ERR_SYS_1000] = {"SYS.1000", "An internal error happened in system", "XX000", 503},
-	[ZT_ERR_SYS_1006] = {"SYS.1006", "An operation failed", "55000", 503},
-	[ZT_ERR_SYS_1007] = {"SYS.1007", "One or more API argument is invalid", "22023", 503},
+	[ZT_ERR_SYS_1006] = {"SYS.1006", "An operation failed", "55Z06", 503},
+	[ZT_ERR_SYS_1007] = {"SYS.1007", "One or more API argument is invalid", "22Z07", 503},
 };
