@@ -2,8 +2,8 @@
 EXTENSION = zstack_tfa
 MODULE_big = zstack_tfa
 OBJS = src/zstack_tfa.o src/catalog.o src/parse.o src/reply.o src/session.o \
-	src/query.o src/principal.o src/twofactor.o \
-	src/accounts.o src/logins.o src/totp.o src/http.o
+	src/query.o src/principal.o src/failures.o src/twofactor.o \
+	src/accounts.o src/logins.o src/totp.o src/jsonread.o src/http.o
 DATA = $(wildcard zstack_tfa--*.sql)
 SHLIB_LINK = -loath
 

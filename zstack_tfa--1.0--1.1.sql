@@ -30,3 +30,38 @@ ALTER TABLE zstack_tfa.secret
 -- the cascade finds the rows of a deleted user by these
 CREATE INDEX session_iam2_uuid_idx ON zstack_tfa.session (iam2_uuid) WHERE iam2_uuid IS NOT NULL;
 CREATE INDEX secret_iam2_uuid_idx ON zstack_tfa.secret (iam2_uuid) WHERE iam2_uuid IS NOT NULL;
+
+-- ---------------------------------------------------------------------------
+-- The rest of the session journey (ZStack's ValidateSession, RenewSession),
+-- and http_request with a text body, so that a body that is not JSON (or is
+-- nested too deep for the json type) reaches the REST layer for its 400.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION zstack_tfa.validate_session(session_uuid text)
+RETURNS json
+AS 'MODULE_PATHNAME', 'validate_session'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.renew_session(
+	session_uuid text,
+	renew_uuid text,
+	duration integer DEFAULT NULL)
+RETURNS json
+AS 'MODULE_PATHNAME', 'renew_session'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.http_request(
+	method text,
+	path text,
+	query text,
+	headers json,
+	body text)
+RETURNS TABLE (status integer, content_type text, body text)
+AS 'MODULE_PATHNAME', 'http_request'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+REVOKE EXECUTE ON FUNCTION zstack_tfa.validate_session(text),
+	zstack_tfa.renew_session(text, text, integer),
+	zstack_tfa.http_request(text, text, text, json, text) FROM PUBLIC;

@@ -9,7 +9,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ZtCondition c;
 
 	memcpy(s, data, size);
-	if (zt_parse_condition(s, size, &c))
+	if (zt_parse_condition(s, size, &c) == ZT_COND_OK)
 	{
 		INVARIANT(c.op >= 0 && c.op < ZT_OP_COUNT);
 		INVARIANT(within(c.name, c.name_len, s, size));

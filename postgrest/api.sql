@@ -31,8 +31,10 @@ EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 
 -- The one function PostgREST calls: the request body arrives whole, as
--- text, in the single unnamed argument (so a body that is not JSON gets
--- zstack_tfa's own 400, not PostgREST's); the reply is http_request's,
+-- text, in the single unnamed argument, and goes to http_request as text (a
+-- body that is not JSON, or nests too deep for the json type, gets
+-- zstack_tfa's own 400, not PostgreSQL's error); the headers ZStack reads
+-- arrive as X-ZStack-* (see nginx-zstack.conf); the reply is http_request's,
 -- unchanged.
 CREATE OR REPLACE FUNCTION zstack_api.zstack(text)
 RETURNS zstack_api."*/*"
@@ -43,21 +45,17 @@ DECLARE
 	h json := coalesce(nullif(current_setting('request.headers', true), ''), '{}')::json;
 	uri text := coalesce(h->>'x-zstack-uri', '');
 	q int := strpos(uri, '?');
-	body json;
 	r record;
 BEGIN
-	BEGIN
-		body := nullif($1, '')::json;
-	EXCEPTION WHEN invalid_text_representation THEN
-		body := NULL;			-- http_request answers 400 where a body is needed
-	END;
 	SELECT * INTO r FROM zstack_tfa.http_request(
 		coalesce(h->>'x-zstack-method', ''),
 		CASE WHEN q > 0 THEN left(uri, q - 1) ELSE uri END,
 		CASE WHEN q > 0 THEN substr(uri, q + 1) ELSE '' END,
-		CASE WHEN h->>'x-zstack-authorization' IS NULL THEN '{}'::json
-			ELSE json_build_object('Authorization', h->>'x-zstack-authorization') END,
-		body);
+		json_strip_nulls(json_build_object(
+			'Authorization', h->>'x-zstack-authorization',
+			'X-JSON-Schema', h->>'x-zstack-json-schema',
+			'X-Job-UUID', h->>'x-zstack-job-uuid')),
+		$1);
 	-- PostgREST 12 takes every 503 it sends for a lost database and
 	-- reconnects and reloads its schema cache (PostgREST/postgrest#4956), but
 	-- ZStack answers 503 for every API error.  So a 503 leaves PostgREST as
@@ -83,7 +81,9 @@ REVOKE ALL ON FUNCTION zstack_api.zstack(text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA zstack_api TO zstack_web_anon;
 GRANT EXECUTE ON FUNCTION zstack_api.zstack(text) TO zstack_web_anon;
 GRANT USAGE ON SCHEMA zstack_tfa TO zstack_web_anon;
-GRANT EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, json) TO zstack_web_anon;
+GRANT EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, text) TO zstack_web_anon;
+-- (before 1.1 the body was json only; that form is no longer needed here)
+REVOKE EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, json) FROM zstack_web_anon;
 
 -- PostgREST reloads its schema cache on this notification
 NOTIFY pgrst, 'reload schema';

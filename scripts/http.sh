@@ -46,6 +46,7 @@ zt_start_http_stack() {
 	sed -e "s|server 127.0.0.1:3000;|server 127.0.0.1:$pgrst_port;|" \
 		-e "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$nginx_port;|" \
 		-e "s|/var/log/nginx/zstack_access.log|$ZT_HTTP_DIR/access.log|" \
+		-e "s|/var/log/nginx/zstack_error.log|$ZT_HTTP_DIR/error.log|" \
 		"$ZT_ROOT/postgrest/nginx-zstack.conf" >"$ZT_HTTP_DIR/nginx/site.conf"
 	cat >"$ZT_HTTP_DIR/nginx/nginx.conf" <<CONF
 worker_processes 1;

@@ -51,7 +51,16 @@ grep -q '^1\.\.' test/e2e.log || e_bad=$((e_bad + 1))
 [ "$e_bad" -gt 0 ] && grep -v '^ok ' test/e2e.log
 count e2e "$e_ok" "$e_bad"
 
-# 5. fuzzing: every parser target, 10 s each after replaying kept crashes
+# 5. management code in Java: pgjdbc on a cluster of its own, after every
+# GRANT block of README's "Security" section is run as printed
+bash test/jdbc/run.sh >test/jdbc.log 2>&1
+j_ok=$(grep -cE '^ok [0-9]' test/jdbc.log)
+j_bad=$(grep -cE '^not ok [0-9]' test/jdbc.log)
+grep -q '^1\.\.' test/jdbc.log || j_bad=$((j_bad + 1))
+[ "$j_bad" -gt 0 ] && grep -v '^ok ' test/jdbc.log | head -80
+count jdbc "$j_ok" "$j_bad"
+
+# 6. fuzzing: every parser target, 10 s each after replaying kept crashes
 make -s fuzz FUZZ_SECONDS="${ZT_FUZZ_SECONDS:-10}" SHELL=/bin/bash >test/fuzz.log 2>&1
 f_all=$(ls fuzz/fuzz_*.c | wc -l)
 f_ok=$(grep -c '^ok - fuzz_' test/fuzz.log)
@@ -59,10 +68,10 @@ f_bad=$((f_all - f_ok))
 [ "$f_bad" -eq 0 ] || tail -30 test/fuzz.log
 count fuzz "$f_ok" "$f_bad"
 
-# 6. static analysis: cppcheck and clang-tidy are silent on src/
+# 7. static analysis: cppcheck and clang-tidy are silent on src/
 if make -s lint >test/lint.log 2>&1; then count lint 1 0; else cat test/lint.log; count lint 0 1; fi
 
-# 7. the regression suite again, with the server under valgrind memcheck
+# 8. the regression suite again, with the server under valgrind memcheck
 if bash scripts/valgrind.sh >test/valgrind.log 2>&1; then count valgrind 1 0; else cat test/valgrind.log; count valgrind 0 1; fi
 
 # the server log must never hold a secret or a code (the tests plant markers)

@@ -30,11 +30,14 @@ SELECT pg_temp.q('uuid=not-a-uuid') AS malformed,
 SELECT pg_temp.q('  uuid  =f0000000000000000000000000000002') AS name_trimmed,
 	pg_temp.q('uuid= f0000000000000000000000000000002') AS value_not_trimmed;
 
--- enum fields: labels are checked, comparisons follow the enum's order
+-- enum fields: labels are checked; an order compares them as the text
+-- ZStack stores them as (Logined < NewCreated), not in the enum's order
 SELECT pg_temp.q('status=Logined') AS logined,
 	pg_temp.q('status!=Logined') AS not_logined,
 	pg_temp.q('status>NewCreated') AS after_newcreated,
 	pg_temp.q('status<=NewCreated') AS up_to_newcreated,
+	pg_temp.q('status>Logined') AS after_logined,
+	pg_temp.q('status<NewCreated') AS before_newcreated,
 	pg_temp.q('status?=NewCreated,Logined') AS both,
 	pg_temp.q('status!?=NewCreated') AS not_in;
 SELECT pg_temp.q('userType=IAM2VirtualIDVO') AS iam2,

@@ -37,7 +37,7 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 -- list), and both must follow the view above
 SELECT s.session, count(*) AS lookups,
 	count(*) FILTER (WHERE fast = sql) AS same,
-	count(*) FILTER (WHERE fast LIKE '{"inventories":[{%') AS found,
+	count(*) FILTER (WHERE fast LIKE '%"inventories":[{%') AS found,
 	count(*) FILTER (WHERE fast LIKE '{"error":{"code":"ID.1001"%') AS id1001
 FROM (VALUES ('5e550000000000000000000000000001'), ('5e550000000000000000000000000006'),
 		('5e550000000000000000000000000002'), ('5e550000000000000000000000000003'),

@@ -45,8 +45,14 @@ SELECT pg_temp.get('secrets', '&&fields=uuid&&limit=1&sort=uuid&') AS empty_piec
 SELECT pg_temp.get('secrets', 'count&fields=uuid&limit=1&sort=uuid') AS valueless_count_is_false;
 SELECT pg_temp.get('secrets', 'count=yes&limit=1&fields=uuid&sort=uuid') AS only_true_is_true;
 SELECT pg_temp.get('secrets', 'replyWithCount=True&limit=1&fields=uuid&sort=%2Buuid');
-SELECT pg_temp.get('secrets', 'limit=2&limit=1&fields=uuid&sort=uuid') AS last_limit_wins;
-SELECT pg_temp.get('secrets', 'fields=uuid&fields=status&limit=1&sort=uuid') AS fields_accumulate;
+-- a repeated scalar parameter keeps its first value, as Tomcat gives it to
+-- ZStack; scalar values (and names) are trimmed, q values are not
+SELECT pg_temp.get('secrets', 'limit=2&limit=1&fields=uuid&sort=uuid') AS first_limit_wins;
+SELECT pg_temp.get('secrets', 'fields=uuid&fields=status&limit=1&sort=uuid') AS first_fields_win;
+SELECT pg_temp.get('secrets', 'limit=1&limit=x&fields=uuid&sort=uuid') AS a_bad_repeat_is_ignored;
+SELECT pg_temp.get('secrets', '%20limit%20=%201%20&fields=%20uuid%20&sort=%20uuid') AS trimmed;
+SELECT pg_temp.get('secrets', 'q=uuid=%20f0000000000000000000000000000001&count=true') AS q_value_not_trimmed;
+SELECT pg_temp.get('secrets', '%20=uuid=f0000000000000000000000000000001&fields=uuid') AS blank_name_is_q;
 SELECT pg_temp.get('secrets', 'groupBy=status&select=secret&order=uuid.desc&uuid=eq.x&count=true') AS others_ignored;
 SELECT pg_temp.get('secrets', 'q=uuid%3D%E4%B8%AD&count=true') AS utf8_value;
 
@@ -106,7 +112,7 @@ SELECT status, body FROM zstack_tfa.http_request('PUT', '/zstack/v1/accounts/log
 	'{"logInByAccount":{"accountName":"bob","password":"bob-password"},"systemTags":"twofatoken::1"}')
 	WHERE status <> 200;
 
--- anything unexpected is a SYS.1000 envelope without internals; misuse raises
+-- headers that are not a JSON object are no headers; misuse raises
 SELECT status, body FROM zstack_tfa.http_request('GET', '/zstack/v1/twofactorauthentication/secrets', '', '[1, 2]');
 SELECT status, body FROM zstack_tfa.http_request('GET', '/zstack/v1/twofactorauthentication/secrets', '', '"OAuth x"');
 SELECT * FROM zstack_tfa.http_request(NULL, '/zstack/v1/twofactorauthentication/state', '', NULL);
@@ -114,10 +120,143 @@ SELECT * FROM zstack_tfa.http_request('GET', NULL, '', NULL);
 SELECT status FROM zstack_tfa.http_request('GET', '/zstack/v1/twofactorauthentication/state', NULL, NULL) AS null_query_is_empty;
 
 -- read-only transactions (hot standby): queries work, a login cannot write
--- and becomes SYS.1000 with nothing half-done
+-- and says so (SYS.1006), with nothing half-done
 BEGIN READ ONLY;
 SELECT pg_temp.get('secrets', 'count=true');
 SELECT status, body FROM zstack_tfa.http_request('PUT', '/zstack/v1/accounts/login', '', NULL,
 	'{"logInByAccount":{"accountName":"bob","password":"bob-password"}}');
 SELECT pg_temp.get('secrets', 'count=true') AS still_usable_after_the_error;
 COMMIT;
+
+-- ZStack's condition syntax (its RestServer and commons-lang's split): a
+-- separator where a part would begin is skipped, so uuid==X compares with
+-- X; a condition without a name or a value is a 400 naming ZStack's operator
+SELECT pg_temp.get('secrets', 'q=uuid%3D%3Df0000000000000000000000000000001&fields=uuid') AS double_equals;
+SELECT pg_temp.get('secrets', 'q=%3Dx');
+SELECT pg_temp.get('secrets', 'q=%3F%3Da');
+SELECT pg_temp.get('secrets', 'q=%21%7E%3Da%25');
+SELECT pg_temp.get('secrets', 'q=%20%3Dx');
+SELECT pg_temp.get('secrets', 'q=uuidis%20null&count=true') AS is_null_anywhere;
+-- fields: Java's split drops trailing empty parts; none left is a 400
+SELECT pg_temp.get('secrets', 'fields=,,');
+SELECT pg_temp.get('secrets', 'fields=uuid,,&limit=1&sort=uuid') AS trailing_empty_fields;
+-- filterName: its form is checked (SYS.1007), then it is ignored
+SELECT pg_temp.get('secrets', 'filterName=nocolon&count=true');
+SELECT pg_temp.get('secrets', 'filterName=type%3A&count=true');
+SELECT pg_temp.get('secrets', 'filterName=type%3Acondition&count=true') AS filter_ignored;
+-- sort: the first sign is the direction, every leading sign goes; status
+-- sorts as the text ZStack stores (Logined before NewCreated)
+SELECT pg_temp.get('secrets', 'sort=-%2B-uuid&fields=uuid&limit=1') AS signs;
+SELECT pg_temp.get('secrets', 'sort=status&fields=status') AS status_as_text;
+-- U+2028 and U+2029 are escaped as Gson escapes them
+SELECT pg_temp.get('secrets', 'q=nofield%E2%80%A8%E2%80%A9%3Dx');
+
+-- "schema": every query reply has it; other replies when the request
+-- carries X-JSON-Schema (any value), placed where ZStack's HashMap puts it
+CREATE FUNCTION pg_temp.call(method text, path text, body text DEFAULT NULL,
+	headers json DEFAULT '{"X-JSON-Schema":"true"}', query text DEFAULT '') RETURNS text
+LANGUAGE sql AS $$
+	SELECT status || ' ' || body FROM zstack_tfa.http_request(method, '/zstack/v1/' || path, query, headers, body)
+$$;
+SELECT pg_temp.call('GET', 'twofactorauthentication/state') AS state_with_schema;
+SELECT pg_temp.call('GET', 'twofactorauthentication/state', headers => '{"x-json-schema":""}') AS any_value_counts;
+SELECT pg_temp.call('GET', 'twofactorauthentication/state', headers => '{}') AS state_without_schema;
+SELECT regexp_replace(pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password"}}'),
+	'[0-9a-f]{32}|"[A-Z][a-z]{2} [0-9]+, [0-9]{4} [0-9:]+ [AP]M"', 'X', 'g') AS login_with_schema;
+SELECT regexp_replace(pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password"}}', '{}'),
+	'[0-9a-f]{32}|"[A-Z][a-z]{2} [0-9]+, [0-9]{4} [0-9:]+ [AP]M"', 'X', 'g') AS login_without_schema;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"wrong"}}') AS errors_never_have_one;
+
+-- PUT bodies the way RestServer reads them: missing fields are SYS.1007 in
+-- the order ZStack's validator meets them; a body that is not JSON, too deep,
+-- with a member twice, or a field that is no scalar is a 400 (ZStack: 500)
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{}}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"password":"x"}}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"somethingElse":{}}');
+SELECT pg_temp.call('PUT', 'accounts/login', 'not json');
+SELECT pg_temp.call('PUT', 'accounts/login', repeat('[', 60000) || repeat(']', 60000));
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","accountName":"eve","password":"x"}}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":["bob"],"password":"x"}}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob\u0000","password":"x"}}');
+SELECT pg_temp.call('PUT', 'accounts/login', '["logInByAccount"]');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":"bob"}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":" bob ","password":" bob-password "}}',
+	'{}')::text LIKE '200 {"inventory":%' AS fields_trimmed;
+-- X-Job-UUID, when sent, is a uuid without its dashes
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"wrong"}}',
+	'{"X-Job-UUID":"36c27e8f-f05c-4780-bf6d-2fa65700f22e"}');
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"wrong"}}',
+	'{"X-Job-UUID":"36c27e8ff05c4780bf6d2fa65700f22e"}') LIKE '503 %ID.1000%' AS a_good_job_uuid;
+
+-- the secret fetch: repeated or missing parameters in ZStack's words
+SELECT pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&name=eve&password=x&type=account');
+SELECT pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&password=x');
+SELECT pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&password=x&type=root');
+
+-- the session routes: IAM2 login, ZStack's unified login, LogOut,
+-- ValidateSession, RenewSession
+SELECT pg_temp.call('PUT', 'iam2/virtual-ids/login', '{"loginIAM2VirtualID":{"name":"alice-dev1","password":"dev1-password"}}', '{}')
+	LIKE '200 {"inventory":{%,"noSessionEvaluation":false}}' AS iam2_login;
+SELECT pg_temp.call('PUT', 'iam2/virtual-ids/login', '{"loginIAM2VirtualID":{"name":"alice-dev1"}}');
+SELECT pg_temp.call('PUT', 'login', '{"logIn":{"username":"bob","password":"bob-password","loginType":"account"}}', '{}')
+	LIKE '200 {"inventory":{%' AS unified_account;
+SELECT pg_temp.call('PUT', 'login', '{"logIn":{"username":"alice-dev1","password":"dev1-password","loginType":"iam2"}}', '{}')
+	LIKE '200 {"inventory":{%' AS unified_iam2;
+SELECT pg_temp.call('PUT', 'login', '{"logIn":{"username":"bob","password":"bob-password","loginType":"ldap"}}');
+SELECT pg_temp.call('PUT', 'login', '{"logIn":{"username":"bob","password":"bob-password"}}');
+SELECT zstack_tfa.log_in_by_account('bob', 'bob-password')->'inventory'->>'uuid' AS bob_session \gset
+SELECT zstack_tfa.log_in_by_account('alice', 'alice-password')->'inventory'->>'uuid' AS alice_session \gset
+SELECT pg_temp.call('GET', 'accounts/sessions/' || :'bob_session' || '/valid') AS valid;
+SELECT pg_temp.call('GET', 'accounts/sessions/' || :'bob_session' || '/valid', headers => '{}') AS valid_without_schema;
+SELECT pg_temp.call('GET', 'accounts/sessions/5e550000000000000000000000000007/valid') AS expired_is_invalid;
+SELECT count(*) AS expired_session_deleted FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000007';
+SELECT pg_temp.call('GET', 'accounts/sessions/not-a-session/valid') AS malformed_is_invalid;
+-- renew: one's own session, with a duration; another user's is ID.1002 but a
+-- SystemAdmin's; the duration has ZStack's range
+SELECT regexp_replace(pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":600}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session', 'X-JSON-Schema', 'true')),
+	'[0-9a-f]{32}|"[A-Z][a-z]{2} [0-9]+, [0-9]{4} [0-9:]+ [AP]M"', 'X', 'g') AS renewed;
+SELECT expired_date BETWEEN clock_timestamp() + interval '590 seconds' AND clock_timestamp() + interval '600 seconds'
+	AS renewed_for_600_seconds FROM zstack_tfa.session WHERE uuid = :'bob_session';
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL,
+	json_build_object('Authorization', 'OAuth ' || :'alice_session'));
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL,
+	'{"Authorization":"OAuth 5e550000000000000000000000000001"}') LIKE '200 {"inventory":%' AS admin_renews_any;
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":59}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session'));
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":"soon"}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session'));
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL, '{}');
+SELECT pg_temp.call('PUT', 'accounts/sessions/5e55000000000000000000000000dead/renew', NULL,
+	json_build_object('Authorization', 'OAuth ' || :'bob_session'));
+-- log out: a success even for a session that is not there
+SELECT pg_temp.call('DELETE', 'accounts/sessions/' || :'bob_session') AS logged_out;
+SELECT pg_temp.call('DELETE', 'accounts/sessions/' || :'bob_session', headers => '{}') AS again_without_schema;
+SELECT pg_temp.call('GET', 'accounts/sessions/' || :'bob_session' || '/valid') AS gone;
+-- wrong methods on the new routes
+SELECT pg_temp.call('GET', 'accounts/sessions/5e550000000000000000000000000099');
+SELECT pg_temp.call('POST', 'login');
+
+-- 2FA through the Java SDK's body: its systemTags sit inside the parameter
+-- object; top-level systemTags, when sent, win.  (The switch replaces every
+-- secret; the pinned ones are put back afterwards for the tests after this.)
+CREATE TEMP TABLE pinned AS SELECT uuid, secret, user_uuid, user_type, account_uuid, status,
+	create_date, last_op_date FROM zstack_tfa.secret;
+SELECT zstack_tfa.set_two_factor_authentication_enabled(true)->>'state' AS state;
+SELECT body::json->'inventory'->>'secret' AS bob_secret FROM zstack_tfa.http_request('GET',
+	'/zstack/v1/twofactorauthentication/secret', 'name=bob&password=bob-password&type=account', '{}', NULL) \gset
+SELECT pg_temp.call('PUT', 'accounts/login', json_build_object('logInByAccount', json_build_object(
+	'accountName', 'bob', 'password', 'bob-password',
+	'systemTags', json_build_array('twofatoken::' || zstack_tfa.totp(:'bob_secret'))))::text, '{}') LIKE '200 {"inventory":%'
+	AS sdk_body_logs_in;
+SELECT pg_temp.call('PUT', 'accounts/login', json_build_object(
+	'logInByAccount', json_build_object('accountName', 'bob', 'password', 'bob-password',
+		'systemTags', json_build_array('twofatoken::' || zstack_tfa.totp(:'bob_secret', now() + interval '30 seconds'))),
+	'systemTags', json_build_array('twofatoken::000000'))::text, '{}') LIKE '503 %ID.2002%' AS top_level_wins;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password"}}', '{}');
+SELECT pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&password=bob-password&type=account')
+	LIKE '200 {"schema":{"inventory":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretInventory","inventory.status":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretStatus"},"inventory":{"uuid":%,"secret":"","status":"Logined",%'
+	AS secret_with_schema;
+SELECT zstack_tfa.set_two_factor_authentication_enabled(false)->>'state' AS state;
+INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date)
+	SELECT * FROM pinned;

@@ -79,13 +79,16 @@ CREATE TEMP TABLE hidden AS SELECT * FROM zstack_tfa.secret
 	WHERE uuid NOT IN ('f0000000000000000000000000000002', 'f0000000000000000000000000000004');
 DELETE FROM zstack_tfa.secret WHERE uuid IN (SELECT uuid FROM hidden);
 SELECT pg_temp.run('hidden rows absent');
-INSERT INTO zstack_tfa.secret SELECT * FROM hidden;
+INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status,
+	create_date, last_op_date, last_accepted_step, failed_attempts, locked_until, last_login_date)
+SELECT uuid, secret, user_uuid, user_type, account_uuid, status,
+	create_date, last_op_date, last_accepted_step, failed_attempts, locked_until, last_login_date FROM hidden;
 
 -- what the probes got: errors, empty and non-empty pages, counts
 SELECT CASE WHEN body LIKE '{"error":{"code":"SYS.1007"%' THEN 'SYS.1007'
 		WHEN body LIKE '{"error"%' THEN 'other error'
-		WHEN body LIKE '{"total":%' THEN 'count'
-		WHEN body = '{"inventories":[]}' THEN 'empty page'
+		WHEN body LIKE '{"schema":{},"total":%' THEN 'count'
+		WHEN body = '{"schema":{},"inventories":[]}' THEN 'empty page'
 		ELSE 'rows' END AS reply, count(*)
 FROM reply WHERE phase = 'hidden rows present' GROUP BY 1 ORDER BY 1;
 -- and whether any reply told the two worlds apart (none may)

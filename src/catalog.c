@@ -9,15 +9,38 @@
 static const char *const secret_status_labels[] = {"NewCreated", "Logined", NULL};
 static const char *const user_type_labels[] = {"AccountVO", "IAM2VirtualIDVO", NULL};
 
-/* Key order of SPEC §1; also the column order of zstack_tfa.secret_inventory. */
+/*
+ * The column order of zstack_tfa.secret_inventory.  userType is a String in
+ * ZStack's classes; status is its enum TwoFactorAuthenticationSecretStatus.
+ */
 const ZtField zt_fields[ZT_FIELD_COUNT] = {
-	{"uuid", "uuid", ZT_KIND_TEXT, NULL, NULL},
-	{"secret", "secret", ZT_KIND_TEXT, NULL, NULL},
-	{"userUuid", "user_uuid", ZT_KIND_TEXT, NULL, NULL},
-	{"userType", "user_type", ZT_KIND_ENUM, "user_type", user_type_labels},
-	{"createDate", "create_date", ZT_KIND_TIMESTAMP, NULL, NULL},
-	{"lastOpDate", "last_op_date", ZT_KIND_TIMESTAMP, NULL, NULL},
-	{"status", "status", ZT_KIND_ENUM, "secret_status", secret_status_labels},
+	{"uuid", "uuid", ZT_KIND_TEXT, NULL, NULL, NULL},
+	{"secret", "secret", ZT_KIND_TEXT, NULL, NULL, NULL},
+	{"userUuid", "user_uuid", ZT_KIND_TEXT, NULL, NULL, NULL},
+	{"userType", "user_type", ZT_KIND_ENUM, "user_type", user_type_labels, NULL},
+	{"createDate", "create_date", ZT_KIND_TIMESTAMP, NULL, NULL, NULL},
+	{"lastOpDate", "last_op_date", ZT_KIND_TIMESTAMP, NULL, NULL, NULL},
+	{"status", "status", ZT_KIND_ENUM, "secret_status", secret_status_labels,
+	ZT_CLASS_SECRET_STATUS},
+};
+
+/*
+ * Key order of a query inventory: the fields of the SDK's
+ * TwoFactorAuthenticationInventory, which Gson writes in declaration order.
+ */
+const int zt_query_key_order[ZT_FIELD_COUNT] = {
+	ZT_FIELD_UUID, ZT_FIELD_SECRET, ZT_FIELD_USER_UUID, ZT_FIELD_USER_TYPE,
+	ZT_FIELD_STATUS, ZT_FIELD_CREATE_DATE, ZT_FIELD_LAST_OP_DATE
+};
+
+/*
+ * Key order of GetTwoFactorAuthenticationSecret's inventory: the SDK's
+ * TwoFactorAuthenticationSecretInventory (its resourceUuid and resourceType
+ * are always null, so never written).
+ */
+const int zt_secret_key_order[ZT_FIELD_COUNT] = {
+	ZT_FIELD_UUID, ZT_FIELD_SECRET, ZT_FIELD_STATUS, ZT_FIELD_CREATE_DATE,
+	ZT_FIELD_LAST_OP_DATE, ZT_FIELD_USER_UUID, ZT_FIELD_USER_TYPE
 };
 
 /* Return the index of the field named name[0..len), or -1. */

@@ -19,7 +19,11 @@ typedef enum ZtFieldKind
 	ZT_KIND_TIMESTAMP			/* timestamptz, written in the ZStack date style */
 } ZtFieldKind;
 
-/* One member of the secret inventory (SPEC §1), in the reply's key order. */
+/*
+ * One member of the secret inventory (SPEC §1), in the column order of the
+ * composite zstack_tfa.secret_inventory; the JSON replies have key orders
+ * of their own (zt_query_key_order, zt_secret_key_order).
+ */
 typedef struct ZtField
 {
 	const char *api_name;		/* camelCase name in q=, sort=, fields= and JSON */
@@ -27,13 +31,30 @@ typedef struct ZtField
 	ZtFieldKind kind;
 	const char *enum_type;		/* SQL type name for ZT_KIND_ENUM, else NULL */
 	const char *const *labels;	/* NULL-terminated labels for ZT_KIND_ENUM */
+	const char *java_class;		/* ZStack's class of the member when it is one
+								 * of its own types (a "schema" entry), else
+								 * NULL */
 } ZtField;
 
 #define ZT_FIELD_COUNT 7
-#define ZT_FIELD_UUID 0			/* index of "uuid" in zt_fields */
-#define ZT_FIELD_SECRET 1		/* index of "secret" in zt_fields */
+/* indexes in zt_fields */
+#define ZT_FIELD_UUID 0
+#define ZT_FIELD_SECRET 1
+#define ZT_FIELD_USER_UUID 2
+#define ZT_FIELD_USER_TYPE 3
+#define ZT_FIELD_CREATE_DATE 4
+#define ZT_FIELD_LAST_OP_DATE 5
+#define ZT_FIELD_STATUS 6
 
 extern const ZtField zt_fields[ZT_FIELD_COUNT];
+extern const int zt_query_key_order[ZT_FIELD_COUNT];
+extern const int zt_secret_key_order[ZT_FIELD_COUNT];
+
+/* ZStack's server classes, as the "schema" member of a reply names them. */
+#define ZT_CLASS_INVENTORY "org.zstack.twoFactorAuthentication.TwoFactorAuthenticationInventory"
+#define ZT_CLASS_SECRET_INVENTORY "org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretInventory"
+#define ZT_CLASS_SECRET_STATUS "org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretStatus"
+#define ZT_CLASS_SESSION_INVENTORY "org.zstack.header.identity.SessionInventory"
 
 /* Index of the field named name[0..len), or -1 when there is none. */
 extern int	zt_field_lookup(const char *name, size_t len);

@@ -1,8 +1,13 @@
 /*
  * http.c
  *		The REST layer: http_request(method, path, query, headers, body) routes
- *		ZStack's URLs, decodes the raw query string, checks Authorization and
- *		answers with ZStack's status, content type and body (SPEC §1.2).
+ *		ZStack's URLs, decodes the raw query string, reads headers and JSON
+ *		bodies, checks Authorization and answers with ZStack's status, content
+ *		type and body (SPEC §1.2), as zstackio/zstack's RestServer does.
+ *
+ * Nothing a caller sends makes this raise or answer SYS.1000: every input
+ * has its 400, 404, 405 or ZStack envelope.  SYS.1000 is left for faults of
+ * the server itself.
  */
 #include "zstack_tfa.h"
 
@@ -10,16 +15,21 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+
+#include "jsonread.h"
+#include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(http_request);
 
 #define CT_JSON "application/json; charset=utf-8"
 #define CT_TEXT "text/plain; charset=utf-8"
-#define API_PREFIX "/zstack/v1/twofactorauthentication/"
-#define LOGIN_PATH "/zstack/v1/accounts/login"
+#define CONTEXT_PATH "/zstack"
+/* request bodies nest no deeper than this (ZStack's are three deep) */
+#define MAX_BODY_DEPTH 32
 
 typedef struct HttpReply
 {
@@ -28,20 +38,41 @@ typedef struct HttpReply
 	StringInfoData body;
 } HttpReply;
 
-/* The parts of a request, as http_request received them. */
+/* A request, as http_request received it. */
 typedef struct HttpRequest
 {
 	const char *method;
 	const char *path;			/* raw: percent-encoded */
 	const char *query;			/* raw, without '?' */
-	Datum		headers;		/* json, or 0 */
-	Datum		body;			/* json, or 0 */
+	List	   *headers;		/* ZtJsonItems of the headers object */
+	const char *body;			/* the body's text, or NULL */
+	bool		json_schema;	/* X-JSON-Schema was sent */
 } HttpRequest;
 
-/* A plain-text reply (400, 404, 405), as ZStack's REST server writes them. */
-static void
-TextReply(HttpReply *r, int status, const char *fmt,...) pg_attribute_printf(3, 4);
+typedef void (*RouteHandler) (const HttpRequest *req, const char *param,
+							  HttpReply *r);
 
+/* A route: a method and a path whose "{}" stands for one path segment. */
+typedef struct Route
+{
+	const char *method;
+	const char *pattern;
+	RouteHandler handler;
+} Route;
+
+/* The parameter object of a PUT body and its fields, ZStack's way. */
+typedef struct ApiBody
+{
+	const char *name;			/* "logInByAccount", ... */
+	List	   *items;
+	const char *field[4];		/* the fields read, in ZStack's check order */
+	char	   *value[4];		/* their values (NULL when absent) */
+	ArrayType  *system_tags;	/* NULL when none */
+} ApiBody;
+
+static void TextReply(HttpReply *r, int status, const char *fmt,...) pg_attribute_printf(3, 4);
+
+/* A plain-text reply (400, 404, 405), as ZStack's REST server writes them. */
 static void
 TextReply(HttpReply *r, int status, const char *fmt,...)
 {
@@ -73,14 +104,60 @@ FailureReply(HttpReply *r, const ZtFailure *f)
 	zt_error_envelope(&r->body, f);
 }
 
-/* The reply for a life-cycle function's JSON: 503 for an envelope, else 200. */
+/* A SYS.1007 envelope with ZStack's text for a missing API parameter. */
 static void
-JsonReply(HttpReply *r, const char *json)
+MandatoryReply(HttpReply *r, const char *field)
 {
-	r->status = strncmp(json, "{\"error\":", 9) == 0 ? 503 : 200;
+	ZtFailure	f;
+
+	zt_fail(&f, ZT_ERR_SYS_1007, ZT_MANDATORY_FORMAT, field);
+	FailureReply(r, &f);
+}
+
+/*
+ * The reply for a life-cycle function's JSON: 503 for an envelope, else
+ * 200.  When the request carried X-JSON-Schema, a success also gets
+ * ZStack's "schema" member (its JsonSchemaBuilder's entries are given),
+ * placed where Java's HashMap puts it in ZStack's reply map: before the
+ * reply's one member, or after it when the two share a bucket ("valid").
+ */
+static void
+JsonReply(const HttpRequest *req, HttpReply *r, const char *json,
+		  const char *schema, bool schema_last)
+{
+	bool		error = strncmp(json, "{\"error\":", 9) == 0;
+	size_t		len = strlen(json);
+
+	r->status = error ? 503 : 200;
 	r->content_type = CT_JSON;
 	resetStringInfo(&r->body);
-	appendStringInfoString(&r->body, json);
+	if (error || !req->json_schema || len < 2)
+	{
+		appendStringInfoString(&r->body, json);
+		return;
+	}
+	if (strcmp(json, "{}") == 0)
+		appendStringInfo(&r->body, "{\"schema\":{%s}}", schema);
+	else if (schema_last)
+	{
+		appendBinaryStringInfo(&r->body, json, (int) len - 1);
+		appendStringInfo(&r->body, ",\"schema\":{%s}}", schema);
+	}
+	else
+		appendStringInfo(&r->body, "{\"schema\":{%s},%s", schema, json + 1);
+}
+
+/* Java's String.trim(): every character up to ' ' goes from both ends. */
+static char *
+JavaTrim(char *s)
+{
+	size_t		len = strlen(s);
+
+	while (len > 0 && (unsigned char) s[len - 1] <= ' ')
+		s[--len] = '\0';
+	while (*s != '\0' && (unsigned char) *s <= ' ')
+		s++;
+	return s;
 }
 
 /*
@@ -119,106 +196,177 @@ PushSpan(const char ***items, size_t **lens, int *n, int *cap, const char *s, si
 }
 
 /*
- * Read the query parameters of QueryTwoFactorAuthentication into req.
- * Unknown parameters (groupBy, ...) are accepted and ignored, as in ZStack.
+ * Step to the next query parameter, decoded.  Parameters with an empty raw
+ * name are skipped, as Tomcat drops them.  Returns false at the end, and
+ * also (with *bad set) for a piece that is not percent-encoded UTF-8.
  */
 static bool
-ParseQueryParams(const char *qs, ZtQueryRequest *req, HttpReply *r)
+NextParam(const char **pos, const char *end, char **name, char **value,
+		  size_t *value_len, bool *bad)
 {
-	const char *pos = qs;
-	const char *end = qs + strlen(qs);
 	const char *rn,
 			   *rv;
 	size_t		rn_len,
 				rv_len;
 	bool		has_value;
+
+	*bad = false;
+	do
+	{
+		if (!zt_next_query_param(pos, end, &rn, &rn_len, &rv, &rv_len, &has_value))
+			return false;
+	} while (rn_len == 0);
+	*name = DecodePiece(rn, rn_len, true, NULL);
+	*value = DecodePiece(rv, rv_len, true, value_len);
+	*bad = (*name == NULL || *value == NULL);
+	return !*bad;
+}
+
+/* The 400 for a query string that is not percent-encoded UTF-8. */
+static void
+BadQueryString(HttpReply *r)
+{
+	TextReply(r, 400, "Invalid query string: a parameter is not valid percent-encoded UTF-8");
+}
+
+/*
+ * Read the query parameters of QueryTwoFactorAuthentication into req, as
+ * RestServer's handleQueryApi does: names trimmed, a repeated scalar
+ * parameter keeps its first value, scalar values trimmed, q values not;
+ * a name that trims to nothing counts as q ("q".startsWith("")).  Unknown
+ * parameters (groupBy, ...) are accepted and ignored.
+ */
+static bool
+ParseQueryParams(const char *qs, ZtQueryRequest *req, HttpReply *r)
+{
+	static const char *const scalars[] = {
+		"limit", "start", "count", "groupBy", "replyWithCount", "filterName", "sort", "fields"
+	};
+	bool		seen[lengthof(scalars)] = {false};
+	const char *pos = qs;
+	const char *end = qs + strlen(qs);
+	char	   *name;
+	char	   *raw;
+	size_t		raw_len;
+	bool		bad;
 	int			ccap = 0,
 				fcap = 0;
 
 	req->limit = 1000;
 	req->start = 0;
-	while (zt_next_query_param(&pos, end, &rn, &rn_len, &rv, &rv_len, &has_value))
+	while (NextParam(&pos, end, &name, &raw, &raw_len, &bad))
 	{
-		size_t		vlen;
-		char	   *name = DecodePiece(rn, rn_len, true, NULL);
-		char	   *value = DecodePiece(rv, rv_len, true, &vlen);
+		char	   *value;
+		int			which = -1;
 
-		if (name == NULL || value == NULL)
+		name = JavaTrim(name);
+		if (name[0] == '\0' || strcmp(name, "q") == 0)
 		{
-			TextReply(r, 400, "Invalid query string: '%s' is not valid percent-encoded UTF-8",
-					  zt_clip(rn, rn_len, 64));
-			return false;
+			PushSpan(&req->cond, &req->cond_len, &req->ncond, &ccap, raw, raw_len);
+			continue;
 		}
-		if (strcmp(name, "q") == 0)
-			PushSpan(&req->cond, &req->cond_len, &req->ncond, &ccap, value, vlen);
-		else if (strcmp(name, "limit") == 0 || strcmp(name, "start") == 0)
+		for (int i = 0; i < (int) lengthof(scalars); i++)
+			if (strcmp(name, scalars[i]) == 0)
+				which = i;
+		if (which < 0 || seen[which])
+			continue;			/* unknown, or a repeat: the first one counts */
+		seen[which] = true;
+		value = JavaTrim(raw);
+		if (strcmp(name, "limit") == 0 || strcmp(name, "start") == 0)
 		{
-			int		   *target = (name[0] == 'l') ? &req->limit : &req->start;
-
-			if (!zt_parse_int(value, vlen, target))
+			if (!zt_parse_int(value, strlen(value), name[0] == 'l' ? &req->limit : &req->start))
 			{
 				TextReply(r, 400, "Invalid query parameter. '%s' must be an integer", name);
 				return false;
 			}
 		}
 		else if (strcmp(name, "count") == 0)
-			req->count = zt_parse_bool(value, vlen);
+			req->count = zt_parse_bool(value, strlen(value));
 		else if (strcmp(name, "replyWithCount") == 0)
-			req->reply_with_count = zt_parse_bool(value, vlen);
+			req->reply_with_count = zt_parse_bool(value, strlen(value));
+		else if (strcmp(name, "filterName") == 0)
+		{
+			req->filter_name = value;
+			req->filter_name_len = strlen(value);
+		}
 		else if (strcmp(name, "sort") == 0)
 		{
 			req->sort = value;
-			req->sort_len = vlen;
+			req->sort_len = strlen(value);
 		}
 		else if (strcmp(name, "fields") == 0)
 		{
 			const char *fpos = value;
 			const char *item;
 			size_t		item_len;
+			int			kept;
 
-			while (zt_next_list_item(&fpos, value + vlen, &item, &item_len))
+			/* Java's split(","): trailing empty parts are dropped */
+			while (zt_next_list_item(&fpos, value + strlen(value), &item, &item_len))
 				PushSpan(&req->fields, &req->fields_len, &req->nfields, &fcap, item, item_len);
+			kept = req->nfields;
+			while (kept > 0 && req->fields_len[kept - 1] == 0)
+				kept--;
+			if (kept == 0 && value[0] != '\0')
+			{
+				TextReply(r, 400, "Invalid query parameter. 'fields' contains zero field");
+				return false;
+			}
+			req->nfields = Max(kept, 1);
 		}
+	}
+	if (bad)
+	{
+		BadQueryString(r);
+		return false;
 	}
 	return true;
 }
 
-/* The Authorization header, found case-insensitively; NULL when absent. */
-static char *
-FindAuthorization(Datum headers)
+/* A request header, found case-insensitively; NULL when absent. */
+static const char *
+Header(const HttpRequest *req, const char *name)
 {
-	Oid			type = JSONOID;
-	char	   *value = NULL;
+	const ZtJsonItem *item = zt_json_find(req->headers, name, true);
 
-	if (headers == (Datum) 0)
+	if (item == NULL || item->kind == ZT_JSON_OBJECT || item->kind == ZT_JSON_ARRAY)
 		return NULL;
-	if (SPI_execute_with_args("SELECT value FROM pg_catalog.json_each_text($1)"
-							  " WHERE pg_catalog.lower(key) = 'authorization' LIMIT 1",
-							  1, &type, &headers, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "header lookup failed");
-	if (SPI_processed == 1)
-		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return value;
+	return item->value ? item->value : "";
 }
 
 /* ZStack's session check at the REST layer: 400 for a missing or wrong header. */
 static bool
-SessionFromHeaders(const HttpRequest *req, ZtQueryRequest *q, HttpReply *r)
+SessionFromHeaders(const HttpRequest *req, const char **session,
+				   size_t *session_len, HttpReply *r)
 {
-	char	   *auth = FindAuthorization(req->headers);
+	const char *auth = Header(req, "authorization");
 
 	if (auth == NULL)
 	{
 		TextReply(r, 400, "missing header 'Authorization'");
 		return false;
 	}
-	if (zt_parse_authorization(auth, strlen(auth), &q->session_uuid,
-							   &q->session_len) != ZT_AUTH_OK)
+	if (zt_parse_authorization(auth, strlen(auth), session, session_len) != ZT_AUTH_OK)
 	{
 		TextReply(r, 400, "Authorization type must be 'OAuth'");
 		return false;
 	}
 	return true;
+}
+
+/*
+ * ZStack's check of X-Job-UUID, for every API that is not a query: when
+ * sent, it must be 32 characters long (a uuid without its dashes).
+ */
+static bool
+JobUuidOk(const HttpRequest *req, HttpReply *r)
+{
+	const char *job = Header(req, "x-job-uuid");
+
+	if (job == NULL || strlen(job) == 32)
+		return true;
+	TextReply(r, 400, "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped");
+	return false;
 }
 
 /* Run a query request and turn its outcome into the reply. */
@@ -237,175 +385,473 @@ QueryReply(const ZtQueryRequest *q, HttpReply *r)
 		FailureReply(r, &f);
 }
 
-/* Call a life-cycle SQL function that returns json, and reply with it. */
-static void
-CallJson(HttpReply *r, const char *sql, int nargs, Oid *types, Datum *values,
-		 const char *nulls)
+/* Call a life-cycle SQL function that returns json; returns its text. */
+static char *
+CallJson(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "life-cycle call failed");
-	JsonReply(r, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* GET .../secret?name=&password=&type=: GetTwoFactorAuthenticationSecret. */
+/* GET .../twofactorauthentication/secrets: QueryTwoFactorAuthentication. */
 static void
-SecretReply(const HttpRequest *req, HttpReply *r)
+QuerySecrets(const HttpRequest *req, const char *param, HttpReply *r)
 {
+	ZtQueryRequest q;
+
+	memset(&q, 0, sizeof(q));
+	if (SessionFromHeaders(req, &q.session_uuid, &q.session_len, r) &&
+		ParseQueryParams(req->query, &q, r))
+		QueryReply(&q, r);
+}
+
+/* GET .../secrets/{uuid}: one condition, every query parameter ignored. */
+static void
+QueryOneSecret(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ZtQueryRequest q;
+
+	memset(&q, 0, sizeof(q));
+	if (!SessionFromHeaders(req, &q.session_uuid, &q.session_len, r))
+		return;
+	q.path_uuid = param;
+	q.path_uuid_len = strlen(param);
+	q.limit = 1000;
+	QueryReply(&q, r);
+}
+
+/* GET .../twofactorauthentication/state. */
+static void
+GetState(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	JsonReply(req, r, CallJson("SELECT zstack_tfa.get_two_factor_authentication_state()::text",
+							   0, NULL, NULL, NULL), "", false);
+}
+
+/*
+ * The "schema" entries of GetTwoFactorAuthenticationSecret's reply: its
+ * inventory and that inventory's status.
+ */
+static char *
+SecretSchema(void)
+{
+	StringInfoData s;
+	bool		mask[ZT_FIELD_COUNT];
+	bool		first = true;
+
+	memset(mask, true, sizeof(mask));
+	initStringInfo(&s);
+	zt_json_inventory_schema(&s, "inventory", 9, ZT_CLASS_SECRET_INVENTORY, mask,
+							 zt_secret_key_order, &first);
+	return s.data;
+}
+
+#define SESSION_SCHEMA "\"inventory\":\"" ZT_CLASS_SESSION_INVENTORY "\""
+
+/*
+ * GET .../secret?name=&password=&type=: GetTwoFactorAuthenticationSecret.
+ * A repeated parameter is ZStack's 400; missing ones are SYS.1007 in the
+ * order its validator meets them (password, name, type).
+ */
+static void
+GetSecret(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	static const char *const names[3] = {"password", "name", "type"};
+	char	   *params[3] = {NULL, NULL, NULL};
 	const char *pos = req->query;
 	const char *end = req->query + strlen(req->query);
-	const char *rn,
-			   *rv;
-	size_t		rn_len,
-				rv_len;
-	bool		has_value;
-	char	   *params[3] = {NULL, NULL, "account"};
-	static const char *const names[3] = {"name", "password", "type"};
+	char	   *name;
+	char	   *value;
+	size_t		value_len;
+	bool		bad;
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
-	ZtFailure	f;
 
-	while (zt_next_query_param(&pos, end, &rn, &rn_len, &rv, &rv_len, &has_value))
+	if (!JobUuidOk(req, r))
+		return;
+	while (NextParam(&pos, end, &name, &value, &value_len, &bad))
 	{
-		char	   *name = DecodePiece(rn, rn_len, true, NULL);
-		char	   *value = DecodePiece(rv, rv_len, true, NULL);
-
-		if (name == NULL || value == NULL)
-		{
-			TextReply(r, 400, "Invalid query string: a parameter is not valid percent-encoded UTF-8");
-			return;
-		}
 		for (int i = 0; i < 3; i++)
-			if (strcmp(name, names[i]) == 0)
-				params[i] = value;
+		{
+			if (strcmp(name, names[i]) != 0)
+				continue;
+			if (params[i] != NULL)
+			{
+				TextReply(r, 400, "Invalid query parameter[%s], only one value is allowed for the parameter but multiple values found",
+						  names[i]);
+				return;
+			}
+			params[i] = JavaTrim(value);	/* ZStack's validator trims */
+		}
+	}
+	if (bad)
+	{
+		BadQueryString(r);
+		return;
 	}
 	for (int i = 0; i < 3; i++)
 	{
 		if (params[i] == NULL)
 		{
-			zt_fail(&f, ZT_ERR_SYS_1007, "missing parameter '%s'", names[i]);
-			FailureReply(r, &f);
+			MandatoryReply(r, names[i]);
 			return;
 		}
-		values[i] = CStringGetTextDatum(params[i]);
 	}
-	CallJson(r, "SELECT zstack_tfa.get_two_factor_authentication_secret($1, $2, $3)::text",
-			 3, types, values, NULL);
+	values[0] = CStringGetTextDatum(params[1]);
+	values[1] = CStringGetTextDatum(params[0]);
+	values[2] = CStringGetTextDatum(params[2]);
+	JsonReply(req, r, CallJson("SELECT zstack_tfa.get_two_factor_authentication_secret($1, $2, $3)::text",
+							   3, types, values, NULL), SecretSchema(), false);
 }
 
-/* PUT /zstack/v1/accounts/login: LogInByAccount with its system tags. */
-static void
-LoginReply(const HttpRequest *req, HttpReply *r)
+/* The string text of a JSON scalar, or false for an object or array. */
+static bool
+ScalarText(const ZtJsonItem *item, char **out)
 {
-	Oid			type = JSONOID;
-	Datum		body = req->body;
-	char		null = req->body == (Datum) 0 ? 'n' : ' ';
+	if (item == NULL || item->kind == ZT_JSON_NULL)
+	{
+		*out = NULL;
+		return true;
+	}
+	if (item->kind == ZT_JSON_OBJECT || item->kind == ZT_JSON_ARRAY)
+		return false;
+	*out = item->value;			/* Gson turns numbers and booleans to text */
+	return true;
+}
+
+/* The tags of a JSON array at path: true and *tags (NULL if none) if fine. */
+static bool
+TagsAt(List *items, const char *path, ArrayType **tags)
+{
+	const ZtJsonItem *list = zt_json_find(items, path, false);
+	char	   *element_path;
+	List	   *texts = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	int			n = 0;
+
+	*tags = NULL;
+	if (list == NULL || list->kind == ZT_JSON_NULL)
+		return true;
+	if (list->kind != ZT_JSON_ARRAY)
+		return false;
+	element_path = psprintf("%s[]", path);
+	foreach(lc, items)
+	{
+		ZtJsonItem *item = (ZtJsonItem *) lfirst(lc);
+
+		if (strcmp(item->path, element_path) != 0)
+			continue;
+		if (item->kind == ZT_JSON_OBJECT || item->kind == ZT_JSON_ARRAY)
+			return false;
+		if (item->value != NULL)
+			texts = lappend(texts, item->value);
+	}
+	elems = palloc(sizeof(Datum) * (list_length(texts) + 1));
+	foreach(lc, texts)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	*tags = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+	return true;
+}
+
+/*
+ * Read a PUT body the way RestServer does: the parameter object named
+ * body->name holds the fields; systemTags may come inside it or at the top
+ * level, and a top-level list wins (ZStack's SDK sends them inside).  A
+ * body that is not a JSON object, or a field that is not a scalar, is a
+ * 400 here (ZStack answers 500 with Gson's exception text).
+ */
+static bool
+ReadApiBody(const HttpRequest *req, ApiBody *body, HttpReply *r)
+{
+	const ZtJsonItem *root;
+	const ZtJsonItem *object;
+	ArrayType  *inner;
+
+	body->items = NIL;
+	body->system_tags = NULL;
+	if (req->body != NULL)
+	{
+		switch (zt_json_read(req->body, strlen(req->body), MAX_BODY_DEPTH, true, &body->items))
+		{
+			case ZT_JSON_READ_OK:
+				break;
+			case ZT_JSON_READ_TOO_DEEP:
+				TextReply(r, 400, "Invalid request body: it nests deeper than %d levels", MAX_BODY_DEPTH);
+				return false;
+			case ZT_JSON_READ_DUPLICATE_KEY:
+				TextReply(r, 400, "Invalid request body: an object names a member twice");
+				return false;
+			case ZT_JSON_READ_INVALID:
+				TextReply(r, 400, "Invalid request body: it is not valid JSON");
+				return false;
+		}
+	}
+	root = zt_json_find(body->items, "", false);
+	if (root != NULL && root->kind != ZT_JSON_OBJECT && root->kind != ZT_JSON_NULL)
+	{
+		TextReply(r, 400, "Invalid request body: it must be a JSON object");
+		return false;
+	}
+	object = zt_json_find(body->items, body->name, false);
+	if (object != NULL && object->kind != ZT_JSON_OBJECT && object->kind != ZT_JSON_NULL)
+	{
+		TextReply(r, 400, "Invalid request body: '%s' must be a JSON object", body->name);
+		return false;
+	}
+	for (int i = 0; i < (int) lengthof(body->field) && body->field[i] != NULL; i++)
+	{
+		char	   *path = psprintf("%s.%s", body->name, body->field[i]);
+
+		if (!ScalarText(zt_json_find(body->items, path, false), &body->value[i]))
+		{
+			TextReply(r, 400, "Invalid request body: field[%s] must be a string", body->field[i]);
+			return false;
+		}
+		if (body->value[i] != NULL)
+			body->value[i] = JavaTrim(body->value[i]);	/* the validator trims */
+	}
+	if (!TagsAt(body->items, "systemTags", &body->system_tags) ||
+		!TagsAt(body->items, psprintf("%s.systemTags", body->name), &inner))
+	{
+		TextReply(r, 400, "Invalid request body: systemTags must be a list of strings");
+		return false;
+	}
+	if (body->system_tags == NULL)
+		body->system_tags = inner;
+	return true;
+}
+
+/* Check the fields a body must have, in body->field order; false if one is missing. */
+static bool
+MandatoryFields(const ApiBody *body, int nrequired, HttpReply *r)
+{
+	for (int i = 0; i < nrequired; i++)
+	{
+		if (body->value[i] == NULL)
+		{
+			MandatoryReply(r, body->field[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Log in an account or an IAM2 user with name, password and tags. */
+static void
+CallLogin(const HttpRequest *req, bool iam2, char *name, char *password,
+		  ArrayType *tags, HttpReply *r)
+{
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	ZtFailure	f;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.json_typeof($1->'logInByAccount') = 'object',"
-							  " $1->'logInByAccount'->>'accountName', $1->'logInByAccount'->>'password',"
-							  " ARRAY(SELECT pg_catalog.json_array_elements_text(CASE WHEN"
-							  " pg_catalog.json_typeof($1->'systemTags') = 'array' THEN $1->'systemTags' END))",
-							  1, &type, &body, &null, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "login body parse failed");
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull)) || isnull)
-	{
-		TextReply(r, 400, "the request body must be {\"logInByAccount\":{\"accountName\":\"...\",\"password\":\"...\"},\"systemTags\":[...]}");
-		return;
-	}
-	values[0] = SPI_getbinval(tup, desc, 2, &isnull);
-	if (isnull)
-	{
-		zt_fail(&f, ZT_ERR_SYS_1007, "missing parameter 'accountName'");
-		FailureReply(r, &f);
-		return;
-	}
-	values[1] = SPI_getbinval(tup, desc, 3, &isnull);
-	if (isnull)
-	{
-		zt_fail(&f, ZT_ERR_SYS_1007, "missing parameter 'password'");
-		FailureReply(r, &f);
-		return;
-	}
-	values[2] = SPI_getbinval(tup, desc, 4, &isnull);
-	CallJson(r, "SELECT zstack_tfa.log_in_by_account($1, $2, $3)::text", 3, types, values, nulls);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(password);
+	values[2] = PointerGetDatum(tags);
+	if (tags == NULL)
+		nulls[2] = 'n';
+	JsonReply(req, r, CallJson(iam2 ? "SELECT zstack_tfa.log_in_by_iam2_virtual_id($1, $2, $3)::text"
+							   : "SELECT zstack_tfa.log_in_by_account($1, $2, $3)::text",
+							   3, types, values, nulls), SESSION_SCHEMA, false);
 }
 
-/* Route a request to its API (404 for unknown paths, 405 for wrong methods). */
+/*
+ * PUT /zstack/v1/accounts/login: LogInByAccount.  Required fields are
+ * checked in the order ZStack's validator meets them: password, accountName.
+ */
+static void
+LogInByAccount(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "logInByAccount", .field = {"password", "accountName"}};
+
+	if (JobUuidOk(req, r) && ReadApiBody(req, &body, r) && MandatoryFields(&body, 2, r))
+		CallLogin(req, false, body.value[1], body.value[0], body.system_tags, r);
+}
+
+/* PUT /zstack/v1/iam2/virtual-ids/login: LoginIAM2VirtualID. */
+static void
+LogInIam2(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "loginIAM2VirtualID", .field = {"password", "name"}};
+
+	if (JobUuidOk(req, r) && ReadApiBody(req, &body, r) && MandatoryFields(&body, 2, r))
+		CallLogin(req, true, body.value[1], body.value[0], body.system_tags, r);
+}
+
+/*
+ * PUT /zstack/v1/login: ZStack's unified LogIn.  loginType names the login
+ * backend: "account" is LogInByAccount's, "iam2" the IAM2 user's (ZStack's
+ * IAM2 module is not open source; its backend name is the one ZStack's SDK
+ * uses for an IAM2 user's secret); any other is SYS.1006 as in ZStack.
+ */
+static void
+LogInUnified(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "logIn", .field = {"password", "loginType", "username"}};
+	const char *type;
+	ZtFailure	f;
+
+	if (!JobUuidOk(req, r) || !ReadApiBody(req, &body, r) || !MandatoryFields(&body, 3, r))
+		return;
+	type = body.value[1];
+	if (strcmp(type, "account") == 0 || strcmp(type, "iam2") == 0)
+		CallLogin(req, type[0] == 'i', body.value[2], body.value[0], body.system_tags, r);
+	else
+	{
+		zt_fail(&f, ZT_ERR_SYS_1006, "unsupported login type %s", zt_clip(type, strlen(type), 64));
+		FailureReply(r, &f);
+	}
+}
+
+/* DELETE /zstack/v1/accounts/sessions/{uuid}: LogOut, a success even for no session. */
+static void
+LogOut(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(param);
+
+	ZtFailure	f;
+
+	if (!JobUuidOk(req, r))
+		return;
+	if (zt_read_only())
+	{
+		zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+		FailureReply(r, &f);
+		return;
+	}
+	if (SPI_execute_with_args("SELECT zstack_tfa.log_out($1)", 1, &type, &value, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "log out failed");
+	JsonReply(req, r, "{}", "", false);
+}
+
+/* GET /zstack/v1/accounts/sessions/{uuid}/valid: ValidateSession. */
+static void
+ValidateSession(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(param);
+
+	if (JobUuidOk(req, r))
+		JsonReply(req, r, CallJson("SELECT zstack_tfa.validate_session($1)::text", 1, &type, &value, NULL),
+				  "", true);
+}
+
+/*
+ * PUT /zstack/v1/accounts/sessions/{uuid}/renew: RenewSession, with an
+ * optional duration in seconds in {"renewSession":{"duration":N}}.
+ */
+static void
+RenewSession(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "renewSession", .field = {"duration"}};
+	const char *session;
+	size_t		session_len;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			duration = 0;
+
+	if (!JobUuidOk(req, r) || !ReadApiBody(req, &body, r) ||
+		!SessionFromHeaders(req, &session, &session_len, r))
+		return;
+	if (body.value[0] != NULL && !zt_parse_int(body.value[0], strlen(body.value[0]), &duration))
+	{
+		/* RestServer's TypeVerifier, for a Long field */
+		TextReply(r, 400, "[%s] field is excepted an int or long, but was [%s].", "duration",
+				  zt_clip(body.value[0], strlen(body.value[0]), 64));
+		return;
+	}
+	values[0] = PointerGetDatum(cstring_to_text_with_len(session, (int) session_len));
+	values[1] = CStringGetTextDatum(param);
+	values[2] = Int32GetDatum(duration);
+	if (body.value[0] == NULL)
+		nulls[2] = 'n';
+	JsonReply(req, r, CallJson("SELECT zstack_tfa.renew_session($1, $2, $3)::text", 3, types, values, nulls),
+			  SESSION_SCHEMA, false);
+}
+
+/* Every route served, in one place (SPEC §1, §3; README "Serving over HTTP"). */
+static const Route routes[] = {
+	{"GET", "/zstack/v1/twofactorauthentication/secrets", QuerySecrets},
+	{"GET", "/zstack/v1/twofactorauthentication/secrets/{}", QueryOneSecret},
+	{"GET", "/zstack/v1/twofactorauthentication/state", GetState},
+	{"GET", "/zstack/v1/twofactorauthentication/secret", GetSecret},
+	{"PUT", "/zstack/v1/accounts/login", LogInByAccount},
+	{"PUT", "/zstack/v1/iam2/virtual-ids/login", LogInIam2},
+	{"PUT", "/zstack/v1/login", LogInUnified},
+	{"DELETE", "/zstack/v1/accounts/sessions/{}", LogOut},
+	{"GET", "/zstack/v1/accounts/sessions/{}/valid", ValidateSession},
+	{"PUT", "/zstack/v1/accounts/sessions/{}/renew", RenewSession},
+};
+
+/*
+ * Does the decoded path match the pattern?  "{}" takes one non-empty path
+ * segment, which goes to *param.
+ */
+static bool
+PathMatches(const char *pattern, const char *path, char **param)
+{
+	const char *hole = strstr(pattern, "{}");
+	size_t		head;
+	size_t		tail_len;
+	const char *seg_end;
+
+	if (hole == NULL)
+		return strcmp(pattern, path) == 0;
+	head = hole - pattern;
+	if (strncmp(pattern, path, head) != 0)
+		return false;
+	seg_end = path + head;
+	while (*seg_end != '\0' && *seg_end != '/')
+		seg_end++;
+	if (seg_end == path + head)
+		return false;
+	tail_len = strlen(hole + 2);
+	if (strlen(seg_end) != tail_len || strcmp(seg_end, hole + 2) != 0)
+		return false;
+	*param = pnstrdup(path + head, seg_end - (path + head));
+	return true;
+}
+
+/* Route a request (404 for unknown paths, 405 for a wrong method). */
 static void
 Dispatch(const HttpRequest *req, HttpReply *r)
 {
-	size_t		path_len;
-	char	   *path = DecodePiece(req->path, strlen(req->path), false, &path_len);
-	const char *want = "GET";
-	const char *rest;
-	ZtQueryRequest q;
+	char	   *path = DecodePiece(req->path, strlen(req->path), false, NULL);
+	const char *allowed = NULL;
+	char	   *param = NULL;
 
 	if (path == NULL)
 	{
 		TextReply(r, 400, "Invalid path: it is not valid percent-encoded UTF-8");
 		return;
 	}
-	memset(&q, 0, sizeof(q));
-	if (strcmp(path, LOGIN_PATH) == 0)
-		want = "PUT";
-	else if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0)
+	for (int i = 0; i < (int) lengthof(routes); i++)
 	{
-		TextReply(r, 404, "no api mapping to %s", zt_clip(req->path, strlen(req->path), 512));
-		return;
+		if (!PathMatches(routes[i].pattern, path, &param))
+			continue;
+		if (strcmp(req->method, routes[i].method) == 0)
+		{
+			SPI_connect();
+			routes[i].handler(req, param, r);
+			SPI_finish();
+			return;
+		}
+		allowed = routes[i].method;
 	}
-	rest = path + strlen(API_PREFIX);
-	if (want[0] == 'G' && strcmp(rest, "secrets") != 0 && strcmp(rest, "state") != 0 &&
-		strcmp(rest, "secret") != 0 &&
-		!(strncmp(rest, "secrets/", 8) == 0 && rest[8] != '\0' && strchr(rest + 8, '/') == NULL))
-	{
-		TextReply(r, 404, "no api mapping to %s", zt_clip(req->path, strlen(req->path), 512));
-		return;
-	}
-	if (strcmp(req->method, want) != 0)
-	{
+	if (allowed != NULL)
 		TextReply(r, 405, "the method %s is not allowed for %s; use %s",
 				  zt_clip(req->method, strlen(req->method), 16),
-				  zt_clip(req->path, strlen(req->path), 512), want);
-		return;
-	}
-
-	SPI_connect();
-	if (want[0] == 'P')
-		LoginReply(req, r);
-	else if (strcmp(rest, "state") == 0)
-		CallJson(r, "SELECT zstack_tfa.get_two_factor_authentication_state()::text", 0, NULL, NULL, NULL);
-	else if (strcmp(rest, "secret") == 0)
-		SecretReply(req, r);
-	else if (SessionFromHeaders(req, &q, r))
-	{
-		if (strcmp(rest, "secrets") == 0)
-		{
-			if (ParseQueryParams(req->query, &q, r))
-				QueryReply(&q, r);
-		}
-		else
-		{
-			/* GET .../secrets/{uuid}: one condition, the query string ignored */
-			const char *cond = psprintf("uuid=%s", rest + 8);
-			size_t		cond_len = strlen(cond);
-
-			q.ncond = 1;
-			q.cond = &cond;
-			q.cond_len = &cond_len;
-			q.limit = 1000;
-			QueryReply(&q, r);
-		}
-	}
-	SPI_finish();
+				  zt_clip(path, strlen(path), 512), allowed);
+	else
+		/* ZStack names the path within its /zstack context */
+		TextReply(r, 404, "no api mapping to %s",
+				  zt_clip(path + (strncmp(path, CONTEXT_PATH "/", 8) == 0 ? 7 : 0),
+						  strlen(path), 512));
 }
 
 /* Errors a request must not swallow: cancels, shutdowns, lack of resources, retries. */
@@ -420,10 +866,33 @@ MustPropagate(int sqlerrcode)
 }
 
 /*
- * http_request(method, path, query, headers, body): the REST layer.  An
- * unexpected error inside becomes a SYS.1000 envelope (logged for the DBA,
- * without internals for the client); its work is rolled back by a
- * subtransaction, so nothing is half-written.
+ * Read the headers argument: a JSON object of header names and values.
+ * Anything else counts as no headers (a missing Authorization is then the
+ * caller's 400).
+ */
+static List *
+ReadHeaders(FunctionCallInfo fcinfo, int argno)
+{
+	List	   *items;
+	text	   *t;
+	const ZtJsonItem *root;
+
+	if (PG_ARGISNULL(argno))
+		return NIL;
+	t = PG_GETARG_TEXT_PP(argno);
+	if (zt_json_read(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), 2, false, &items) != ZT_JSON_READ_OK)
+		return NIL;
+	root = zt_json_find(items, "", false);
+	return (root != NULL && root->kind == ZT_JSON_OBJECT) ? items : NIL;
+}
+
+/*
+ * http_request(method, path, query, headers, body): the REST layer.  The
+ * body may be json or text (the text form lets PostgREST pass a body that
+ * is not JSON, for the 400 it deserves).  A fault inside becomes a SYS.1000
+ * envelope (logged for the DBA without the request, which may hold a
+ * password or a session uuid); its work is rolled back by a subtransaction,
+ * so nothing is half-written.
  */
 static Datum
 ServeHttpRequest(PG_FUNCTION_ARGS)
@@ -439,8 +908,6 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 	req.method = zt_text_arg(fcinfo, 0, "method");
 	req.path = zt_text_arg(fcinfo, 1, "path");
 	req.query = PG_ARGISNULL(2) ? "" : zt_text_arg(fcinfo, 2, "query");
-	req.headers = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	req.body = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	InitMaterializedSRF(fcinfo, 0);
 	initStringInfo(&r.body);
 
@@ -448,6 +915,11 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
+		req.headers = ReadHeaders(fcinfo, 3);
+		req.json_schema = Header(&req, "x-json-schema") != NULL;
+		req.body = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+		if (req.body != NULL && strlen(req.body) == 0)
+			req.body = NULL;	/* an empty body is no body, as in ZStack */
 		Dispatch(&req, &r);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -467,8 +939,8 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 		if (MustPropagate(edata->sqlerrcode))
 			ReThrowError(edata);
 		ereport(LOG,
-				(errmsg("zstack_tfa: %s %s failed: %s", req.method,
-						zt_clip(req.path, strlen(req.path), 128), edata->message)));
+				(errmsg("zstack_tfa: an HTTP %s request failed: %s",
+						zt_clip(req.method, strlen(req.method), 16), edata->message)));
 		zt_fail(&f, ZT_ERR_SYS_1000, "the request could not be completed");
 		FailureReply(&r, &f);
 	}

@@ -3,7 +3,8 @@
  *		What the life-cycle files share: principals (accounts and IAM2 users)
  *		and their credentials, the audit log, the 2FA switch and secrets.
  *
- * Floors: principal.c, then twofactor.c, then accounts.c and logins.c.
+ * Floors: principal.c, failures.c, then twofactor.c, then accounts.c and
+ * logins.c.
  */
 #ifndef ZSTACK_TFA_LIFECYCLE_H
 #define ZSTACK_TFA_LIFECYCLE_H
@@ -18,6 +19,20 @@
  * for denial of service.  ZStack's clients send 128 hex digits (SHA-512).
  */
 #define ZT_MAX_PASSWORD_LEN 1024
+
+/*
+ * ZStack's texts for a missing or invalid API parameter (its
+ * ApiMessageParamValidator, which names itself where it means the message:
+ * a ZStack slip, kept so that clients see the same bytes).
+ */
+#define ZT_MANDATORY_FORMAT \
+	"field[%s] of message[org.zstack.header.message.ApiMessageParamValidator] is mandatory, can not be null"
+#define ZT_BAD_VALUE_FORMAT \
+	"valid value for field[%s] of message[org.zstack.header.message.ApiMessageParamValidator] are %s, but %s found"
+
+/* SYS.1006's details where a call must write and may not (hot standby). */
+#define ZT_READ_ONLY_DETAILS \
+	"this call writes, and the transaction is read-only or the server is a standby"
 
 /* Who is logging in: an account or an IAM2 user inside one. */
 typedef struct Principal
@@ -39,6 +54,10 @@ extern void zt_audit(const char *kind, const char *outcome, const char *zstack_c
 extern void zt_audit_secret(const char *kind, const char *outcome,
 							const char *zstack_code, const Principal *p,
 							const char *secret_uuid, int64 step);
+
+/* failures.c */
+extern int	zt_record_wrong_code(const Principal *p, const char *secret_uuid,
+								 bool row_is_ours, bool *locked);
 
 /* twofactor.c */
 extern bool zt_two_factor_enabled(void);

@@ -1,7 +1,8 @@
 /*
  * logins.c
  *		Logins and sessions: LogInByAccount and the IAM2 user's login, with
- *		the second factor when 2FA is enabled.
+ *		the second factor when 2FA is enabled; ValidateSession and
+ *		RenewSession.  (LogOut is SQL, in the install script.)
  */
 #include "lifecycle.h"
 
@@ -11,6 +12,36 @@
 
 PG_FUNCTION_INFO_V1(log_in_by_account);
 PG_FUNCTION_INFO_V1(log_in_by_iam2_virtual_id);
+PG_FUNCTION_INFO_V1(validate_session);
+PG_FUNCTION_INFO_V1(renew_session);
+
+/* RenewSession's duration, in seconds (ZStack's numberRange) */
+#define MIN_RENEW_SECONDS 60
+#define MAX_RENEW_SECONDS 31536000
+
+/*
+ * Write {"inventory":{...}}, ZStack's SessionInventory: its userType is never
+ * set (so never written), and noSessionEvaluation, which its SDK hides, is.
+ */
+static void
+WriteSessionInventory(StringInfo out, const char *uuid, const char *account_uuid,
+					  const char *user_uuid, TimestampTz expired, TimestampTz created)
+{
+	bool		first = true;
+
+	appendStringInfoString(out, "{\"inventory\":{");
+	zt_json_key(out, "uuid", &first);
+	zt_json_cstring(out, uuid);
+	zt_json_key(out, "accountUuid", &first);
+	zt_json_cstring(out, account_uuid);
+	zt_json_key(out, "userUuid", &first);
+	zt_json_cstring(out, user_uuid);
+	zt_json_key(out, "expiredDate", &first);
+	zt_json_date(out, expired);
+	zt_json_key(out, "createDate", &first);
+	zt_json_date(out, created);
+	appendStringInfoString(out, ",\"noSessionEvaluation\":false}}");
+}
 
 /* Create a session for p and write ZStack's session inventory reply. */
 static void
@@ -21,7 +52,6 @@ CreateSession(const Principal *p, StringInfo out)
 	Datum		values[5];
 	char		uuid[33];
 	bool		isnull;
-	bool		first = true;
 	HeapTuple	tup;
 	TupleDesc	desc;
 
@@ -45,19 +75,9 @@ CreateSession(const Principal *p, StringInfo out)
 		elog(ERROR, "session insert failed");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-
-	appendStringInfoString(out, "{\"inventory\":{");
-	zt_json_key(out, "uuid", &first);
-	zt_json_cstring(out, uuid);
-	zt_json_key(out, "accountUuid", &first);
-	zt_json_cstring(out, p->account_uuid);
-	zt_json_key(out, "userUuid", &first);
-	zt_json_cstring(out, p->uuid);
-	zt_json_key(out, "expiredDate", &first);
-	zt_json_date(out, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
-	zt_json_key(out, "createDate", &first);
-	zt_json_date(out, DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)));
-	appendStringInfoString(out, "}}");
+	WriteSessionInventory(out, uuid, p->account_uuid, p->uuid,
+						  DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)),
+						  DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)));
 }
 
 /*
@@ -76,9 +96,14 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 	bool		ok;
 	bool		second_factor = false;
 
+	memset(&p, 0, sizeof(p));
 	zt_json_begin(&out, 512);
 	SPI_connect();
-	ok = zt_check_credentials(name, password, iam2, "login", &p, &f);
+	/* a login writes a session (and audit rows): none on a standby */
+	if (zt_read_only())
+		ok = zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+	else
+		ok = zt_check_credentials(name, password, iam2, "login", &p, &f);
 	if (ok && zt_two_factor_enabled())
 		ok = second_factor = zt_check_second_factor(&p, name,
 												 PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2), &f);
@@ -121,4 +146,132 @@ Datum
 log_in_by_iam2_virtual_id(PG_FUNCTION_ARGS)
 {
 	return zt_hiding_statement(fcinfo, LogInByIam2VirtualId);
+}
+
+/*
+ * validate_session(session_uuid): ZStack's ValidateSession, {"valid":true}
+ * while the session is valid, else {"valid":false}; never an error.  An
+ * expired session is deleted on the way, as ZStack does (unless this call
+ * may not write); a valid one is not extended.
+ */
+static Datum
+ValidateSession(PG_FUNCTION_ARGS)
+{
+	char	   *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
+	StringInfoData out;
+	TupleTableSlot *slot = NULL;
+	Relation	rel;
+	bool		valid = false;
+	bool		expired = false;
+
+	zt_json_begin(&out, 32);
+	if (zt_is_uuid(uuid, strlen(uuid)))
+		slot = zt_fetch_by_uuid("session", uuid, strlen(uuid), &rel);
+	if (slot != NULL)
+	{
+		bool		isnull;
+		TimestampTz until = DatumGetTimestampTz(zt_fetched_column(slot, "expired_date", &isnull));
+
+		valid = !isnull && until >= GetCurrentTimestamp();
+		expired = !valid;
+		zt_fetch_end(slot, rel);
+	}
+	if (expired && !zt_read_only())
+	{
+		Oid			type = TEXTOID;
+		Datum		value = CStringGetTextDatum(uuid);
+
+		SPI_connect();
+		if (SPI_execute_with_args("DELETE FROM zstack_tfa.session WHERE uuid = $1"
+								  " AND expired_date < pg_catalog.clock_timestamp()",
+								  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "session delete failed");
+		SPI_finish();
+	}
+	appendStringInfo(&out, "{\"valid\":%s}", valid ? "true" : "false");
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/* SQL entry point of ValidateSession, its caller's statement kept out of the log. */
+Datum
+validate_session(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, ValidateSession);
+}
+
+/*
+ * renew_session(session_uuid, renew_uuid, duration DEFAULT NULL): ZStack's
+ * RenewSession.  The caller's session renews renew_uuid, its own or (a
+ * SystemAdmin's) anyone's, to now + duration seconds (default
+ * zstack_tfa.session_timeout); the reply is the renewed session's inventory.
+ */
+static Datum
+RenewSession(PG_FUNCTION_ARGS)
+{
+	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
+	int			duration = PG_ARGISNULL(2) ? zt_session_timeout : PG_GETARG_INT32(2);
+	StringInfoData out;
+	ZtCaller	caller;
+	ZtFailure	f;
+	bool		ok = false;
+
+	zt_json_begin(&out, 512);
+	SPI_connect();
+	if (!zt_authenticate(session, strlen(session), &caller, &f))
+		;
+	else if (duration < MIN_RENEW_SECONDS || duration > MAX_RENEW_SECONDS)
+		zt_fail(&f, ZT_ERR_SYS_1007, "field[duration] must be in range of [%d, %d]",
+				MIN_RENEW_SECONDS, MAX_RENEW_SECONDS);
+	else if (zt_read_only())
+		zt_fail(&f, ZT_ERR_SYS_1006, "a session cannot be renewed in a read-only transaction");
+	else
+	{
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2];
+
+		values[0] = CStringGetTextDatum(target);
+		values[1] = Int32GetDatum(duration);
+		/* the target must be valid at this instant, as the caller's was */
+		if (SPI_execute_with_args("SELECT account_uuid, user_uuid FROM zstack_tfa.session"
+								  " WHERE uuid = $1 AND expired_date >= pg_catalog.clock_timestamp()"
+								  " FOR UPDATE",
+								  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "session lookup failed");
+		if (SPI_processed == 0)
+			zt_fail(&f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
+		else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), caller.user_uuid) != 0 &&
+				 !zt_caller_is_admin(&caller))
+			zt_fail(&f, ZT_ERR_ID_1002, "a session can be renewed by its own user or a SystemAdmin only");
+		else if (SPI_execute_with_args("UPDATE zstack_tfa.session"
+									   " SET expired_date = pg_catalog.clock_timestamp() + $2 * interval '1 second'"
+									   " WHERE uuid = $1"
+									   " RETURNING uuid, account_uuid, user_uuid, expired_date, create_date",
+									   2, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+				 SPI_processed != 1)
+			elog(ERROR, "session renewal failed");
+		else
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+
+			WriteSessionInventory(&out, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2),
+								  SPI_getvalue(tup, desc, 3),
+								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)),
+								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull)));
+			ok = true;
+		}
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	SPI_finish();
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/* SQL entry point of RenewSession, its caller's statement kept out of the log. */
+Datum
+renew_session(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, RenewSession);
 }

@@ -27,6 +27,21 @@ const char *const zt_operator_tokens[ZT_OP_COUNT] = {
 	[ZT_OP_NOT_NULL] = "not null",
 };
 
+const char *const zt_operator_names[ZT_OP_COUNT] = {
+	[ZT_OP_NE] = "!=",
+	[ZT_OP_GE] = ">=",
+	[ZT_OP_LE] = "<=",
+	[ZT_OP_NOT_IN] = "not in",
+	[ZT_OP_NOT_LIKE] = "not like",
+	[ZT_OP_LIKE] = "like",
+	[ZT_OP_IN] = "in",
+	[ZT_OP_EQ] = "=",
+	[ZT_OP_GT] = ">",
+	[ZT_OP_LT] = "<",
+	[ZT_OP_IS_NULL] = "is null",
+	[ZT_OP_NOT_NULL] = "is not null",
+};
+
 /* Return the offset of the first needle in hay[0..len), or -1. */
 static long
 FindToken(const char *hay, size_t len, const char *needle)
@@ -69,30 +84,92 @@ SpanEquals(const char *s, size_t len, const char *word)
 }
 
 /*
- * Split one q= condition into name, operator and value.
- *
- * ZStack scans for the operator tokens in a fixed order and splits at the
- * first occurrence of the first token present, so "a=b!=c" is the field
- * "a=b" with "!=": we reproduce that order exactly.  Returns false when the
- * condition has no operator at all.
+ * Split s at sep into at most two parts, as ZStack does with commons-lang's
+ * StringUtils.splitByWholeSeparator(s, sep, 2): a separator met where a part
+ * would begin is skipped, so "=x" is one part ("x") and "uuid==X" is the
+ * two parts "uuid" and "X"; the second part is all the rest of s.  Returns
+ * the number of parts (0 only for an empty s).
  */
-bool
+static int
+SplitOnce(const char *s, size_t len, const char *sep, const char **first,
+		  size_t *first_len, const char **rest, size_t *rest_len)
+{
+	size_t		slen = strlen(sep);
+	size_t		beg = 0;
+	size_t		end = 0;
+	int			parts = 0;
+
+	while (end < len)
+	{
+		long		at = FindToken(s + beg, len - beg, sep);
+
+		if (at < 0)
+		{
+			/* no more separators: the rest is the last part */
+			if (parts == 0)
+			{
+				*first = s + beg;
+				*first_len = len - beg;
+			}
+			else
+			{
+				*rest = s + beg;
+				*rest_len = len - beg;
+			}
+			return parts + 1;
+		}
+		end = beg + (size_t) at;
+		if (end > beg)
+		{
+			if (++parts == 2)
+			{
+				*rest = s + beg;
+				*rest_len = len - beg;
+				return 2;
+			}
+			*first = s + beg;
+			*first_len = end - beg;
+		}
+		beg = end + slen;
+	}
+	return parts;
+}
+
+/*
+ * Split one q= condition into name, operator and value, as ZStack's
+ * RestServer does: the operator is the first of its table (SPEC §1.1) that
+ * occurs anywhere in the condition, so "a=b!=c" is the field "a=b" with
+ * "!="; the name is trimmed and the value is not.  "is null" and "not null"
+ * need no value; every other operator needs a name before it and a value
+ * after it (ZT_COND_NOT_A_PAIR otherwise, and op says which).
+ */
+ZtConditionResult
 zt_parse_condition(const char *s, size_t len, ZtCondition *out)
 {
-	for (int op = ZT_OP_NE; op <= ZT_OP_LT; op++)
+	for (int op = ZT_OP_NE; op < ZT_OP_COUNT; op++)
 	{
-		long		pos = FindToken(s, len, zt_operator_tokens[op]);
-		size_t		toklen;
+		const char *first = s;
+		size_t		first_len = 0;
+		const char *rest = NULL;
+		size_t		rest_len = 0;
+		int			parts;
 
-		if (pos < 0)
+		if (FindToken(s, len, zt_operator_tokens[op]) < 0)
 			continue;
-		toklen = strlen(zt_operator_tokens[op]);
-		out->name = s;
-		out->name_len = (size_t) pos;
-		zt_trim(&out->name, &out->name_len);
+		parts = SplitOnce(s, len, zt_operator_tokens[op], &first, &first_len,
+						  &rest, &rest_len);
 		out->op = (ZtOperator) op;
-		out->value = s + pos + toklen;
-		out->value_len = len - (size_t) pos - toklen;
+		out->name = first;
+		out->name_len = first_len;
+		zt_trim(&out->name, &out->name_len);
+		out->value = NULL;
+		out->value_len = 0;
+		if (op == ZT_OP_IS_NULL || op == ZT_OP_NOT_NULL)
+			return ZT_COND_OK;	/* whatever follows the token is ignored */
+		if (parts != 2)
+			return ZT_COND_NOT_A_PAIR;
+		out->value = rest;
+		out->value_len = rest_len;
 		/* ZStack's documented shorthands: field=null and field!=null */
 		if (SpanEquals(out->value, out->value_len, "null") &&
 			(op == ZT_OP_EQ || op == ZT_OP_NE))
@@ -101,31 +178,9 @@ zt_parse_condition(const char *s, size_t len, ZtCondition *out)
 			out->value = NULL;
 			out->value_len = 0;
 		}
-		return true;
+		return ZT_COND_OK;
 	}
-
-	/* the suffix forms: "<name> is null" and "<name> not null" */
-	while (len > 0 && IsSpace(s[len - 1]))
-		len--;					/* trailing white space is tolerated */
-	for (int op = ZT_OP_IS_NULL; op <= ZT_OP_NOT_NULL; op++)
-	{
-		const char *suffix = zt_operator_tokens[op];
-		size_t		slen = strlen(suffix);
-
-		/* the suffix needs a white space before it, and a name before that */
-		if (len <= slen + 1 ||
-			memcmp(s + len - slen, suffix, slen) != 0 ||
-			!IsSpace(s[len - slen - 1]))
-			continue;
-		out->name = s;
-		out->name_len = len - slen;
-		zt_trim(&out->name, &out->name_len);
-		out->op = (ZtOperator) op;
-		out->value = NULL;
-		out->value_len = 0;
-		return true;
-	}
-	return false;
+	return ZT_COND_NO_OPERATOR;
 }
 
 /*
@@ -153,10 +208,10 @@ zt_like_pattern_ok(const char *s, size_t len)
 }
 
 /*
- * Parse sort=: "+field", "-field" or "field".
- *
- * A '+' that a client forgot to percent-encode arrives as a space; after
- * trimming, that is the ascending default, which is what the client meant.
+ * Parse sort=: "+field", "-field" or "field", as ZStack reads it: the first
+ * character gives the direction, then every leading '+' and '-' goes.  The
+ * value is trimmed first, so a '+' that a client forgot to percent-encode
+ * (it arrives as a space) is the ascending default the client meant.
  */
 ZtSortResult
 zt_parse_sort(const char *s, size_t len, int *field, bool *descending)
@@ -164,13 +219,11 @@ zt_parse_sort(const char *s, size_t len, int *field, bool *descending)
 	zt_trim(&s, &len);
 	if (len == 0)
 		return ZT_SORT_NONE;
-	*descending = false;
-	if (s[0] == '+' || s[0] == '-')
+	*descending = (s[0] == '-');
+	while (len > 0 && (s[0] == '+' || s[0] == '-'))
 	{
-		*descending = (s[0] == '-');
 		s++;
 		len--;
-		zt_trim(&s, &len);
 	}
 	*field = zt_field_lookup(s, len);
 	return (*field < 0) ? ZT_SORT_UNKNOWN_FIELD : ZT_SORT_OK;

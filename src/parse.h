@@ -30,10 +30,12 @@ typedef enum ZtOperator
 
 /* The token of each operator as written in a condition. */
 extern const char *const zt_operator_tokens[ZT_OP_COUNT];
+/* ZStack's name of each operator (its QueryOp), as its messages print it. */
+extern const char *const zt_operator_names[ZT_OP_COUNT];
 
-/* The text listing the valid operators, for error messages. */
+/* ZStack's list of the valid operators, as its 400 reply prints it. */
 #define ZT_VALID_OPERATORS \
-	"!=, >=, <=, !?= (not in), !~= (not like), ~= (like), ?= (in), =, >, <, 'is null', 'not null'"
+	"[[!=, >=, <=, !?=, !~=, ~=, ?=, =, >, <, is null, not null]]"
 
 /* A parsed condition: spans into the caller's string. */
 typedef struct ZtCondition
@@ -45,7 +47,16 @@ typedef struct ZtCondition
 	size_t		value_len;
 } ZtCondition;
 
-extern bool zt_parse_condition(const char *s, size_t len, ZtCondition *out);
+/* How a condition parsed: the REST layer answers the last two with a 400. */
+typedef enum ZtConditionResult
+{
+	ZT_COND_OK,
+	ZT_COND_NO_OPERATOR,		/* no operator token anywhere */
+	ZT_COND_NOT_A_PAIR			/* an operator, but not "name<op>value" */
+} ZtConditionResult;
+
+extern ZtConditionResult zt_parse_condition(const char *s, size_t len,
+											ZtCondition *out);
 extern bool zt_like_pattern_ok(const char *s, size_t len);
 
 /* Result of parsing sort=. */

@@ -512,12 +512,28 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 								 AddParam(q, ft->array_type[fi], PointerGetDatum(arr)));
 				return true;
 			}
-		case ZT_OP_EQ:
-		case ZT_OP_NE:
 		case ZT_OP_GT:
 		case ZT_OP_GE:
 		case ZT_OP_LT:
 		case ZT_OP_LE:
+			if (fd->kind == ZT_KIND_ENUM)
+			{
+				/*
+				 * ZStack keeps these labels in a varchar column, so an order
+				 * compares them as text (Logined < NewCreated), not in the
+				 * enum's order.  The label must still be a valid one.
+				 */
+				if (!ConvertValue(fi, ft, c->value, c->value_len, &v, f))
+					return false;
+				appendStringInfo(&q->where, "::pg_catalog.text COLLATE \"C\" %s $%d",
+								 SqlComparison(c->op),
+								 AddParam(q, TEXTOID,
+										  PointerGetDatum(cstring_to_text_with_len(c->value, (int) c->value_len))));
+				return true;
+			}
+			/* FALLTHROUGH */
+		case ZT_OP_EQ:
+		case ZT_OP_NE:
 			if (!ConvertValue(fi, ft, c->value, c->value_len, &v, f))
 				return false;
 			appendStringInfo(&q->where, " %s $%d", SqlComparison(c->op),
@@ -528,6 +544,24 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 	}
 	elog(ERROR, "unknown condition operator %d", (int) c->op);
 	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * Is filterName of ZStack's form "filterType:condition(s)"?  ZStack splits it
+ * with Java's String.split(":"), which drops trailing empty parts, and wants
+ * two parts: so something other than ':' must follow the first ':'.
+ */
+static bool
+FilterNameOk(const char *s, size_t len)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (colon == NULL)
+		return false;
+	for (const char *p = colon + 1; p < s + len; p++)
+		if (*p != ':')
+			return true;
+	return false;
 }
 
 /*
@@ -544,36 +578,63 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 	bool		descending;
 	bool		any_field = false;
 
+	int			ncond = req->ncond;
+
 	InitFieldTexts();
-	if (req->ncond > ZT_MAX_CONDITIONS)
+	if (ncond > ZT_MAX_CONDITIONS)
 		return zt_fail(f, ZT_ERR_SYS_1007, "too many query conditions: %d (at most %d)",
-					   req->ncond, ZT_MAX_CONDITIONS);
-	conds = palloc(sizeof(ZtCondition) * (req->ncond + 1));
-	for (int i = 0; i < req->ncond; i++)
+					   ncond, ZT_MAX_CONDITIONS);
+	conds = palloc(sizeof(ZtCondition) * (ncond + 1));
+	for (int i = 0; i < ncond; i++)
 	{
-		if (!zt_parse_condition(req->cond[i], req->cond_len[i], &conds[i]))
+		/* ZStack's REST layer answers these with a 400, in its words */
+		switch (zt_parse_condition(req->cond[i], req->cond_len[i], &conds[i]))
 		{
-			zt_fail(f, ZT_ERR_SYS_1007,
-					"invalid query condition '%s': no operator found; valid operators are " ZT_VALID_OPERATORS,
-					zt_clip(req->cond[i], req->cond_len[i], 200));
-			f->bad_request = true;
-			return false;
+			case ZT_COND_OK:
+				continue;
+			case ZT_COND_NO_OPERATOR:
+				zt_fail(f, ZT_ERR_SYS_1007,
+						"Invalid query parameter. The '%s' in the parameter[q] doesn't contain any query operator. Valid query operators are " ZT_VALID_OPERATORS,
+						zt_clip(req->cond[i], req->cond_len[i], 400));
+				break;
+			case ZT_COND_NOT_A_PAIR:
+				zt_fail(f, ZT_ERR_SYS_1007,
+						"Invalid query parameter. The '%s' in parameter[q] is not a key-value pair split by %s",
+						zt_clip(req->cond[i], req->cond_len[i], 400),
+						zt_operator_names[conds[i].op]);
+				break;
 		}
+		f->bad_request = true;
+		return false;
+	}
+	/* GET .../secrets/{uuid}: the one condition uuid = the path's uuid */
+	if (req->path_uuid != NULL)
+	{
+		conds[ncond].name = "uuid";
+		conds[ncond].name_len = 4;
+		conds[ncond].op = ZT_OP_EQ;
+		conds[ncond].value = req->path_uuid;
+		conds[ncond].value_len = req->path_uuid_len;
+		ncond++;
 	}
 
 	if (!zt_authenticate(req->session_uuid, req->session_len, &q->caller, f))
 		return false;
 
+	/* ZStack's query layer checks the form of a filter; we apply none */
+	if (req->filter_name_len > 0 && !FilterNameOk(req->filter_name, req->filter_name_len))
+		return zt_fail(f, ZT_ERR_SYS_1007, "filterName must be formatted as [filterType:condition(s)]");
+
 	ft = GetFieldTypes();
 	initStringInfo(&q->where);
 	q->nparams = 0;
 	/* one parameter per condition, plus owner, limit and offset */
-	q->types = palloc(sizeof(Oid) * (req->ncond + 3));
-	q->values = palloc(sizeof(Datum) * (req->ncond + 3));
+	q->types = palloc(sizeof(Oid) * (ncond + 3));
+	q->values = palloc(sizeof(Datum) * (ncond + 3));
 
 	/* one secret by uuid, the first page, no count: see FetchOne */
 	q->by_uuid = NULL;
-	if (req->ncond == 1 && conds[0].op == ZT_OP_EQ &&
+	if (ncond == 1 && conds[0].op == ZT_OP_EQ &&
 		zt_field_lookup(conds[0].name, conds[0].name_len) == ZT_FIELD_UUID &&
 		req->start == 0 && req->limit > 0 && !req->count && !req->reply_with_count)
 	{
@@ -600,7 +661,7 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 		q->from = psprintf("(SELECT * FROM zstack_tfa.secret WHERE account_uuid = $%d OFFSET 0) s",
 						   AddParam(q, TEXTOID, CStringGetTextDatum(q->caller.account_uuid)));
 
-	for (int i = 0; i < req->ncond; i++)
+	for (int i = 0; i < ncond; i++)
 		if (!AddCondition(q, ft, &conds[i], f))
 			return false;
 
@@ -619,10 +680,15 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 							   "unknown field '%s' in sort; valid fields are %s",
 							   zt_clip(req->sort, req->sort_len, 64), field_names);
 			case ZT_SORT_OK:
-				/* uuid breaks ties, so that paging through equal dates is stable */
+				/*
+				 * uuid breaks ties, so that paging through equal dates is
+				 * stable; labels sort as the text ZStack stores them as
+				 */
 				q->order_by = sort_field == 0
 					? psprintf(" ORDER BY s.uuid %s", descending ? "DESC" : "ASC")
-					: psprintf(" ORDER BY s.%s %s, s.uuid %s", zt_fields[sort_field].column,
+					: psprintf(" ORDER BY s.%s%s %s, s.uuid %s", zt_fields[sort_field].column,
+							   zt_fields[sort_field].kind == ZT_KIND_ENUM
+							   ? "::pg_catalog.text COLLATE \"C\"" : "",
 							   descending ? "DESC" : "ASC", descending ? "DESC" : "ASC");
 				break;
 			case ZT_SORT_NONE:
@@ -805,19 +871,22 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 }
 
 /*
- * Write one inventory object; null members are left out (SPEC §1), and so
- * is every field mask excludes.  hide_secret writes "secret" as "", as
- * GetTwoFactorAuthenticationSecret does once a secret is Logined.
+ * Write one inventory object with its keys in the given order; null members
+ * are left out (SPEC §1), and so is every field mask excludes.  hide_secret
+ * writes "secret" as "", as GetTwoFactorAuthenticationSecret does once a
+ * secret is Logined.
  */
 static void
 WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
-			   const bool *nulls, const bool *mask, bool hide_secret)
+			   const bool *nulls, const bool *mask, const int *order,
+			   bool hide_secret)
 {
 	bool		first = true;
 
 	appendStringInfoCharMacro(out, '{');
-	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+	for (int k = 0; k < ZT_FIELD_COUNT; k++)
 	{
+		int			i = order[k];
 		const ZtField *fd = &zt_fields[i];
 
 		if (!mask[i] || nulls[i])
@@ -856,6 +925,66 @@ WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
 	appendStringInfoCharMacro(out, '}');
 }
 
+/*
+ * Write the "schema" entries of one inventory at path, as ZStack's
+ * JsonSchemaBuilder does: the inventory's class, then one entry per written
+ * member of one of ZStack's own types (the status enum), children in the
+ * reverse of their key order.
+ */
+void
+zt_json_inventory_schema(StringInfo out, const char *path, size_t path_len,
+						 const char *java_class, const bool *mask,
+						 const int *order, bool *first)
+{
+	if (!*first)
+		appendStringInfoCharMacro(out, ',');
+	*first = false;
+	appendStringInfoCharMacro(out, '"');
+	appendBinaryStringInfo(out, path, (int) path_len);
+	appendStringInfoString(out, "\":\"");
+	appendStringInfoString(out, java_class);
+	appendStringInfoCharMacro(out, '"');
+	for (int k = ZT_FIELD_COUNT - 1; k >= 0; k--)
+	{
+		const ZtField *fd = &zt_fields[order[k]];
+
+		if (fd->java_class == NULL || !mask[order[k]])
+			continue;
+		appendStringInfoString(out, ",\"");
+		appendBinaryStringInfo(out, path, (int) path_len);
+		appendStringInfoCharMacro(out, '.');
+		appendStringInfoString(out, fd->api_name);
+		appendStringInfoString(out, "\":\"");
+		appendStringInfoString(out, fd->java_class);
+		appendStringInfoCharMacro(out, '"');
+	}
+}
+
+/*
+ * Write the "schema" member of a query reply with n inventories: the last
+ * inventory comes first, since JsonSchemaBuilder reverses what it collects.
+ * Every query reply has it, {} when there is nothing to describe.
+ */
+static void
+WriteQuerySchema(StringInfo out, int64 n, const bool *mask)
+{
+	bool		first = true;
+
+	appendStringInfoString(out, "\"schema\":{");
+	for (int64 i = n - 1; i >= 0; i--)
+	{
+		char		path[48];
+		int			len;
+
+		strcpy(path, "inventories[");
+		len = 12 + pg_lltoa(i, path + 12);
+		path[len++] = ']';
+		zt_json_inventory_schema(out, path, len, ZT_CLASS_INVENTORY, mask,
+								 zt_query_key_order, &first);
+	}
+	appendStringInfoCharMacro(out, '}');
+}
+
 /* The select list of an inventory, from the field table ("s.uuid, ..."). */
 const char *
 zt_inventory_columns(void)
@@ -865,8 +994,8 @@ zt_inventory_columns(void)
 }
 
 /*
- * Write the inventory of a row selected with zt_inventory_columns(), for
- * the life-cycle replies ({"inventory":{...}}).
+ * Write the inventory of a row selected with zt_inventory_columns() as
+ * GetTwoFactorAuthenticationSecret's reply has it ({"inventory":{...}}).
  */
 void
 zt_json_secret_inventory(StringInfo out, HeapTuple tup, TupleDesc desc,
@@ -879,13 +1008,14 @@ zt_json_secret_inventory(StringInfo out, HeapTuple tup, TupleDesc desc,
 	Assert(desc->natts >= ZT_FIELD_COUNT);
 	memset(mask, true, sizeof(mask));
 	heap_deform_tuple(tup, desc, values, nulls);
-	WriteInventory(out, GetFieldTypes(), values, nulls, mask, hide_secret);
+	WriteInventory(out, GetFieldTypes(), values, nulls, mask,
+				   zt_secret_key_order, hide_secret);
 }
 
 typedef struct JsonSink
 {
 	StringInfo	out;
-	bool		first_row;
+	int64		rows;
 	const bool *mask;
 	const FieldTypes *ft;
 } JsonSink;
@@ -895,21 +1025,24 @@ JsonRow(void *arg, Datum *values, bool *nulls)
 {
 	JsonSink   *js = (JsonSink *) arg;
 
-	if (!js->first_row)
+	if (js->rows++ > 0)
 		appendStringInfoCharMacro(js->out, ',');
-	js->first_row = false;
-	WriteInventory(js->out, js->ft, values, nulls, js->mask, false);
+	WriteInventory(js->out, js->ft, values, nulls, js->mask,
+				   zt_query_key_order, false);
 }
 
 /*
- * Build the JSON reply body of a query into out.  Returns false with the
- * failure filled in (out is then left empty) for every API-level error.
+ * Build the JSON reply body of a query into out: {"schema":...,"total":N,
+ * "inventories":[...]}, in the order Java's HashMap gives ZStack's reply
+ * map.  Returns false with the failure filled in (out is then left as it
+ * was) for every API-level error.
  */
 bool
 zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 {
 	QueryBuild	q;
 	JsonSink	js;
+	StringInfoData rows;
 	int			start_len = out->len;
 
 	SPI_connect();
@@ -921,19 +1054,29 @@ zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 		return false;
 	}
 	if (req->count)
-		appendStringInfo(out, "{\"total\":" INT64_FORMAT "}", RunCount(&q));
+		appendStringInfo(out, "{\"schema\":{},\"total\":" INT64_FORMAT "}", RunCount(&q));
 	else
 	{
-		js.out = out;
-		js.first_row = true;
+		int64		total = 0;
+
+		/* the schema comes first and depends on the rows: write them aside */
+		initStringInfo(&rows);
+		js.out = &rows;
+		js.rows = 0;
 		js.mask = q.mask;
 		js.ft = &field_types;
-		appendStringInfoString(out, "{\"inventories\":[");
 		RunRows(&q, req->limit, req->start, JsonRow, &js);
-		appendStringInfoChar(out, ']');
 		if (req->reply_with_count)
-			appendStringInfo(out, ",\"total\":" INT64_FORMAT, RunCount(&q));
-		appendStringInfoChar(out, '}');
+			total = RunCount(&q);
+		enlargeStringInfo(out, rows.len + (int) Min(js.rows, 1000000) * 200 + 64);
+		appendStringInfoCharMacro(out, '{');
+		WriteQuerySchema(out, js.rows, q.mask);
+		if (req->reply_with_count)
+			appendStringInfo(out, ",\"total\":" INT64_FORMAT, total);
+		appendStringInfoString(out, ",\"inventories\":[");
+		appendBinaryStringInfo(out, rows.data, rows.len);
+		appendStringInfoString(out, "]}");
+		pfree(rows.data);
 	}
 	SPI_finish();
 	return true;

@@ -145,6 +145,17 @@ zt_json_string(StringInfo buf, const char *s, size_t len)
 			case '\f':
 				appendBinaryStringInfo(buf, "\\f", 2);
 				break;
+			case 0xE2:
+				/* U+2028 and U+2029 (E2 80 A8/A9), which Gson escapes */
+				if (i + 2 < len && (unsigned char) s[i + 1] == 0x80 &&
+					((unsigned char) s[i + 2] == 0xA8 || (unsigned char) s[i + 2] == 0xA9))
+				{
+					appendBinaryStringInfo(buf, (unsigned char) s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+					i += 2;
+				}
+				else
+					appendStringInfoCharMacro(buf, (char) c);
+				break;
 			default:
 				if (c < 0x20)
 				{

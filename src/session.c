@@ -265,7 +265,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 
 	/* a malformed uuid cannot name a session: no need to ask the table */
 	if (!zt_is_uuid(uuid, len))
-		return zt_fail(f, ZT_ERR_ID_1001, "session uuid is not a 32-character lower-case hex string");
+		return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 
 	slot = zt_fetch_by_uuid("session", uuid, len, &rel);
 	if (slot != NULL)
@@ -280,7 +280,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	}
 	if (slot == NULL)
 		/* the uuid is a bearer credential: never echo it */
-		return zt_fail(f, ZT_ERR_ID_1001, "no such session, or it has expired");
+		return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 	CopyUuid(caller->account_uuid, slot, "account_uuid");
 	CopyUuid(caller->user_uuid, slot, "user_uuid");
 	caller->is_iam2 = EnumIs(slot, "user_type", "IAM2VirtualIDVO");

@@ -6,9 +6,15 @@
  */
 #include "lifecycle.h"
 
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 
 #include "totp.h"
 
@@ -118,19 +124,53 @@ FindTokenTag(ArrayType *tags, const char **code, size_t *code_len)
 }
 
 /*
- * The second factor of a login with 2FA enabled.  The secret's row is locked
- * for the whole check, so of two logins presenting the same code at the same
- * moment one waits and then sees the step already used: a time step is
- * accepted at most once, and only steps later than the last accepted one
- * count.  Wrong codes in a row lock 2FA logins for a while.
+ * Take a lock, for the rest of the transaction, that serializes the second
+ * factors of one user: of many logins presenting codes at once, each sees
+ * what the one before it recorded (a lockout, a used step).  An advisory
+ * lock rather than the secret's row lock, since a wrong code is recorded by
+ * a worker that must be able to update that row while we wait for it.
+ */
+static void
+LockSecondFactor(const char *user_uuid)
+{
+	LOCKTAG		tag;
+	uint32		hash = DatumGetUInt32(hash_any((const unsigned char *) user_uuid,
+											   (int) strlen(user_uuid)));
+
+	/* field4 3: a space of its own, apart from pg_advisory_lock's 1 and 2 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hash, 0x7a74, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Is the tuple's xmin or (plain) xmax a transaction of ours? */
+static bool
+RowIsOurs(HeapTuple tup, TupleDesc desc, int xmin_col, int xmax_col)
+{
+	bool		isnull;
+	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, xmin_col, &isnull));
+	TransactionId xmax = DatumGetTransactionId(SPI_getbinval(tup, desc, xmax_col, &isnull));
+
+	return TransactionIdIsCurrentTransactionId(xmin) ||
+		(TransactionIdIsValid(xmax) && TransactionIdIsCurrentTransactionId(xmax));
+}
+
+/*
+ * The second factor of a login with 2FA enabled.  The state it decides on
+ * (a lockout, the last accepted step) is read with the newest snapshot, so
+ * an old transaction cannot see an account as unlocked.  A wrong code is
+ * counted in a transaction of its own (zt_record_wrong_code), so it counts
+ * even if the caller rolls back.  A right code locks the secret's row and
+ * checks again: a time step is accepted at most once, and only steps later
+ * than the last accepted one count.  Wrong codes in a row lock 2FA logins
+ * for a while.
  */
 bool
 zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_tags,
 					   ZtFailure *f)
 {
+	static SPIPlanPtr read_plan = NULL;
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr success_plan = NULL;
-	static SPIPlanPtr failure_plan = NULL;
 	const char *code;
 	size_t		code_len;
 	bool		has_tag = FindTokenTag(system_tags, &code, &code_len);
@@ -148,7 +188,9 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	ZtTotpKey	key;
 	int64		matched = -1;
 	char	   *secret_uuid;
+	bool		row_is_ours;
 	bool		ok;
+	bool		locked;
 
 	if (!has_tag)
 	{
@@ -164,12 +206,15 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return false;
 	}
 
+	LockSecondFactor(p->uuid);
 	values[0] = CStringGetTextDatum(p->uuid);
-	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
-									  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts, locked_until, uuid"
-									  " FROM zstack_tfa.secret WHERE user_uuid = $1 FOR UPDATE",
-									  1, types),
-						 values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(zt_keep_plan(&read_plan,
+										  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts,"
+										  " locked_until, uuid, xmin, xmax"
+										  " FROM zstack_tfa.secret WHERE user_uuid = $1",
+										  1, types),
+							 values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "secret lookup failed");
 	if (SPI_processed == 0)
 	{
@@ -185,6 +230,7 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	failures = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	locked_until = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &locked_null));
 	secret_uuid = SPI_getvalue(tup, desc, 5);
+	row_is_ours = RowIsOurs(tup, desc, 6, 7);
 
 	if (!locked_null && locked_until > now_ts)
 	{
@@ -199,8 +245,6 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		zt_audit_secret("login", "locked", "ID.2002", p, secret_uuid, -1);
 		return false;
 	}
-	if (!locked_null)
-		failures = 0;			/* a lock that has run out starts a new count */
 
 	zt_totp_decode(secret, strlen(secret), &key);
 	explicit_bzero(secret, strlen(secret));
@@ -208,10 +252,23 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 					   last_step, &matched);
 	zt_totp_free_key(&key);
 
-	values[2] = TimestampTzGetDatum(now_ts);
+	if (ok)
+	{
+		/* lock the row and look again: a login that got here first wins */
+		if (SPI_execute_plan(zt_keep_plan(&lock_plan,
+										  "SELECT 1 FROM zstack_tfa.secret WHERE user_uuid = $1"
+										  " AND coalesce(last_accepted_step, -1) < $2"
+										  " AND (locked_until IS NULL OR locked_until <= $3) FOR UPDATE",
+										  3, types),
+							 (Datum[]) {values[0], Int64GetDatum(matched), TimestampTzGetDatum(now_ts)},
+							 NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "secret lookup failed");
+		ok = (SPI_processed == 1);
+	}
 	if (ok)
 	{
 		values[1] = Int64GetDatum(matched);
+		values[2] = TimestampTzGetDatum(now_ts);
 		if (SPI_execute_plan(zt_keep_plan(&success_plan,
 										  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
 										  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
@@ -224,37 +281,13 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return true;
 	}
 
-	failures++;
-	{
-		Oid			ftypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
-		Datum		fvalues[3];
-		char		fnulls[3] = {' ', ' ', ' '};
-
-		fvalues[0] = values[0];
-		fvalues[1] = Int32GetDatum(failures);
-		if (failures >= zt_max_failed_attempts)
-			fvalues[2] = TimestampTzGetDatum(now_ts + (int64) zt_lockout_seconds * USECS_PER_SEC);
-		else
-			fnulls[2] = 'n';
-		if (SPI_execute_plan(zt_keep_plan(&failure_plan,
-										  "UPDATE zstack_tfa.secret SET failed_attempts = $2, locked_until = $3"
-										  " WHERE user_uuid = $1",
-										  3, ftypes),
-							 fvalues, fnulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "secret update failed");
-	}
-	if (failures >= zt_max_failed_attempts)
-	{
+	failures = zt_record_wrong_code(p, secret_uuid, row_is_ours, &locked);
+	if (locked)
 		zt_fail(f, ZT_ERR_ID_2002,
 				"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
 				failures, zt_lockout_seconds);
-		zt_audit_secret("login", "wrong_code_locked", "ID.2002", p, secret_uuid, -1);
-	}
 	else
-	{
 		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
-		zt_audit_secret("login", "wrong_code", "ID.2002", p, secret_uuid, -1);
-	}
 	return false;
 }
 
@@ -338,9 +371,12 @@ GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	zt_json_begin(&out, 512);
 	SPI_connect();
 	if (!iam2 && strcmp(type, "account") != 0)
-		zt_fail(&f, ZT_ERR_SYS_1007, "type must be 'account' or 'iam2'");
+		zt_fail(&f, ZT_ERR_SYS_1007, ZT_BAD_VALUE_FORMAT, "type", "[account, iam2]",
+				zt_clip(type, strlen(type), 64));
+	else if (zt_read_only())
+		zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
 	else if (!zt_two_factor_enabled())
-		zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+		zt_fail(&f, ZT_ERR_SYS_1006, "two factor authenticator is not enabled");
 	else if (zt_check_credentials(name, password, iam2, "get_secret", &p, &f))
 	{
 		zt_ensure_secret(&p);
@@ -386,13 +422,15 @@ ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 		admin.iam2 = caller.is_iam2;
 		strlcpy(admin.uuid, caller.user_uuid, sizeof(admin.uuid));
 		strlcpy(admin.account_uuid, caller.account_uuid, sizeof(admin.account_uuid));
-		if (!zt_caller_is_admin(&caller))
+		if (zt_read_only())
+			zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+		else if (!zt_caller_is_admin(&caller))
 		{
 			zt_fail(&f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
 			zt_audit("reset_secret", "denied", "ID.1002", &admin);
 		}
 		else if (!zt_two_factor_enabled())
-			zt_fail(&f, ZT_ERR_SYS_1006, "two-factor authentication is disabled");
+			zt_fail(&f, ZT_ERR_SYS_1006, "two factor authenticator is not enabled");
 		else
 		{
 			zt_load_principal(name, false, &p);

@@ -61,6 +61,12 @@ typedef struct ZtCaller
 	bool		is_admin;
 } ZtCaller;
 
+/*
+ * ZStack's details for every unknown, expired or malformed session
+ * (identity's Session.java): one text, so a reply tells no case apart.
+ */
+#define ZT_SESSION_EXPIRED "Session expired"
+
 extern bool zt_read_only(void);
 extern bool zt_authenticate(const char *uuid, size_t len, ZtCaller *caller,
 							ZtFailure *f);
@@ -92,6 +98,10 @@ typedef struct ZtQueryRequest
 	size_t	   *fields_len;
 	bool		count;
 	bool		reply_with_count;
+	const char *filter_name;	/* checked for its form, else ignored */
+	size_t		filter_name_len;
+	const char *path_uuid;		/* GET .../secrets/{uuid}: the one condition */
+	size_t		path_uuid_len;
 } ZtQueryRequest;
 
 #define ZT_MAX_CONDITIONS 1000
@@ -101,5 +111,9 @@ extern bool zt_query_json(const ZtQueryRequest *req, StringInfo out,
 extern const char *zt_inventory_columns(void);
 extern void zt_json_secret_inventory(StringInfo out, HeapTuple tup,
 									 TupleDesc desc, bool hide_secret);
+extern void zt_json_inventory_schema(StringInfo out, const char *path,
+									 size_t path_len, const char *java_class,
+									 const bool *mask, const int *order,
+									 bool *first);
 
 #endif							/* ZSTACK_TFA_H */

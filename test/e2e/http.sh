@@ -13,10 +13,13 @@ API=/zstack/v1/twofactorauthentication
 ADMIN='Authorization: OAuth 5e550000000000000000000000000001'
 ALICE='Authorization: OAuth 5e550000000000000000000000000002'
 EXPIRED='Authorization: OAuth 5e550000000000000000000000000003'
-S1='{"uuid":"f0000000000000000000000000000001","secret":"JBSWY3DPEHPK3PXP","userUuid":"a0000000000000000000000000000001","userType":"AccountVO","createDate":"Jan 10, 2026 9:00:00 AM","lastOpDate":"Jan 10, 2026 9:00:00 AM","status":"NewCreated"}'
-S2='{"uuid":"f0000000000000000000000000000002","secret":"GEZDGNBVGY3TQOJQ","userUuid":"e0000000000000000000000000000001","userType":"IAM2VirtualIDVO","createDate":"Feb 11, 2026 1:30:00 PM","lastOpDate":"Feb 12, 2026 8:15:00 PM","status":"Logined"}'
-S3='{"uuid":"f0000000000000000000000000000003","secret":"NB2HI4DTHIXS653X","userUuid":"36c27e8ff05c4780bf6d2fa65700f22e","userType":"AccountVO","createDate":"Jun 15, 2026 6:07:08 AM","lastOpDate":"Jun 15, 2026 6:07:08 AM","status":"Logined"}'
-ID1001='{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"no such session, or it has expired"}}'
+# the inventories in ZStack's key order (its SDK's TwoFactorAuthenticationInventory)
+S1='{"uuid":"f0000000000000000000000000000001","secret":"JBSWY3DPEHPK3PXP","userUuid":"a0000000000000000000000000000001","userType":"AccountVO","status":"NewCreated","createDate":"Jan 10, 2026 9:00:00 AM","lastOpDate":"Jan 10, 2026 9:00:00 AM"}'
+S2='{"uuid":"f0000000000000000000000000000002","secret":"GEZDGNBVGY3TQOJQ","userUuid":"e0000000000000000000000000000001","userType":"IAM2VirtualIDVO","status":"Logined","createDate":"Feb 11, 2026 1:30:00 PM","lastOpDate":"Feb 12, 2026 8:15:00 PM"}'
+S3='{"uuid":"f0000000000000000000000000000003","secret":"NB2HI4DTHIXS653X","userUuid":"36c27e8ff05c4780bf6d2fa65700f22e","userType":"AccountVO","status":"Logined","createDate":"Jun 15, 2026 6:07:08 AM","lastOpDate":"Jun 15, 2026 6:07:08 AM"}'
+ID1001='{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"Session expired"}}'
+INV=org.zstack.twoFactorAuthentication.TwoFactorAuthenticationInventory
+STATUS=org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretStatus
 
 n=0
 tmp=$(mktemp -d)
@@ -34,9 +37,25 @@ check() {
 		echo "# got:  $got $(head -c 600 "$tmp/body")"
 	fi
 }
+# schema N WITH_STATUS: ZStack's "schema" member for N inventories, the
+# last first (JsonSchemaBuilder), with their status entries when written
+schema() {
+	local out='"schema":{' sep='' i
+	for ((i = $1 - 1; i >= 0; i--)); do
+		out="$out$sep\"inventories[$i]\":\"$INV\""
+		[ "$2" = 1 ] && out="$out,\"inventories[$i].status\":\"$STATUS\""
+		sep=','
+	done
+	printf '%s}' "$out"
+}
+# list INVENTORY...: the reply body of a page of full inventories
+list() {
+	local IFS=,
+	printf '{%s,"inventories":[%s]}' "$(schema $# 1)" "$*"
+}
 # uuids SUFFIX...: the body of fields=uuid for secrets f0...0<suffix>
 uuids() {
-	local out='{"inventories":[' sep='' s
+	local out="{$(schema $# 0),\"inventories\":[" sep='' s
 	for s in "$@"; do out="$out$sep{\"uuid\":\"f000000000000000000000000000000$s\"}"; sep=','; done
 	printf '%s]}' "$out"
 }
@@ -60,13 +79,13 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$ZT_ROOT/postgrest/api.sql" >/dev/nul
 zt_install_http_deps && ZT_PGRST_LOG_LEVEL=info zt_start_http_stack "$DB" || { echo "not ok 1 - the HTTP stack starts"; exit 1; }
 
 # lists, the uuid form, count, replyWithCount, fields, sort
-check "list as admin" 200 "$JSON" "{\"inventories\":[$S1,$S2,$S3]}" -H "$ADMIN" "$ZT_HTTP$API/secrets?sort=uuid"
-check "a normal account sees its own and its IAM2 users'" 200 "$JSON" "{\"inventories\":[$S1,$S2]}" -H "$ALICE" "$ZT_HTTP$API/secrets?sort=%2Buuid"
-check "secrets/{uuid} ignores the query string" 200 "$JSON" "{\"inventories\":[$S2]}" -H "$ADMIN" "$ZT_HTTP$API/secrets/f0000000000000000000000000000002?limit=oops&q=%zz"
-check "secrets/{uuid} outside the caller's view is an empty list" 200 "$JSON" '{"inventories":[]}' -H "$ALICE" "$ZT_HTTP$API/secrets/f0000000000000000000000000000003"
-check "count=true" 200 "$JSON" '{"total":2}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status=Logined&count=TRUE"
-check "replyWithCount, limit, start, sort descending" 200 "$JSON" '{"inventories":[{"uuid":"f0000000000000000000000000000002"}],"total":3}' -H "$ADMIN" "$ZT_HTTP$API/secrets?replyWithCount=true&limit=1&start=1&sort=-createDate&fields=uuid"
-check "fields keep the canonical order" 200 "$JSON" '{"inventories":[{"uuid":"f0000000000000000000000000000001","status":"NewCreated"}]}' -H "$ALICE" "$ZT_HTTP$API/secrets?fields=status,uuid&limit=1&sort=uuid"
+check "list as admin" 200 "$JSON" "$(list "$S1" "$S2" "$S3")" -H "$ADMIN" "$ZT_HTTP$API/secrets?sort=uuid"
+check "a normal account sees its own and its IAM2 users'" 200 "$JSON" "$(list "$S1" "$S2")" -H "$ALICE" "$ZT_HTTP$API/secrets?sort=%2Buuid"
+check "secrets/{uuid} ignores the query string" 200 "$JSON" "$(list "$S2")" -H "$ADMIN" "$ZT_HTTP$API/secrets/f0000000000000000000000000000002?limit=oops&q=%zz"
+check "secrets/{uuid} outside the caller's view is an empty list" 200 "$JSON" '{"schema":{},"inventories":[]}' -H "$ALICE" "$ZT_HTTP$API/secrets/f0000000000000000000000000000003"
+check "count=true" 200 "$JSON" '{"schema":{},"total":2}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status=Logined&count=TRUE"
+check "replyWithCount, limit, start, sort descending" 200 "$JSON" "{$(schema 1 0),\"total\":3,\"inventories\":[{\"uuid\":\"f0000000000000000000000000000002\"}]}" -H "$ADMIN" "$ZT_HTTP$API/secrets?replyWithCount=true&limit=1&start=1&sort=-createDate&fields=uuid"
+check "fields keep the canonical order" 200 "$JSON" "{$(schema 1 1),\"inventories\":[{\"uuid\":\"f0000000000000000000000000000001\",\"status\":\"NewCreated\"}]}" -H "$ALICE" "$ZT_HTTP$API/secrets?fields=status,uuid&limit=1&sort=uuid"
 check "an unencoded + in sort is ascending" 200 "$JSON" "$(uuids 1 2 3)" -H "$ADMIN" "$ZT_HTTP$API/secrets?fields=uuid&sort=+createDate"
 check "groupBy and unknown parameters are ignored; PostgREST's own are not read" 200 "$JSON" "$(uuids 3)" -H "$ADMIN" "$ZT_HTTP$API/secrets?groupBy=status&select=secret&order=uuid.desc&uuid=eq.x&fields=uuid&q=uuid=f0000000000000000000000000000003"
 
@@ -91,15 +110,15 @@ checkq "a value with & = + % and spaces" "" 'secret=a&b=c+d %25 e'
 check "missing Authorization" 400 "$TEXT" "missing header 'Authorization'" "$ZT_HTTP$API/secrets"
 check "a Bearer token is not OAuth (and PostgREST never sees it)" 400 "$TEXT" "Authorization type must be 'OAuth'" -H "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x" "$ZT_HTTP$API/secrets"
 check "an expired session" 503 "$JSON" "$ID1001" -H "$EXPIRED" "$ZT_HTTP$API/secrets"
-check "a malformed session" 503 "$JSON" '{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"session uuid is not a 32-character lower-case hex string"}}' -H "Authorization: OAuth x" "$ZT_HTTP$API/secrets"
-check "q without an operator" 400 "$TEXT" "invalid query condition 'uuid': no operator found; valid operators are !=, >=, <=, !?= (not in), !~= (not like), ~= (like), ?= (in), =, >, <, 'is null', 'not null'" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid"
+check "a malformed session" 503 "$JSON" "$ID1001" -H "Authorization: OAuth x" "$ZT_HTTP$API/secrets"
+check "q without an operator" 400 "$TEXT" "Invalid query parameter. The 'uuid' in the parameter[q] doesn't contain any query operator. Valid query operators are [[!=, >=, <=, !?=, !~=, ~=, ?=, =, >, <, is null, not null]]" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid"
 check "limit not an integer" 400 "$TEXT" "Invalid query parameter. 'limit' must be an integer" -H "$ADMIN" "$ZT_HTTP$API/secrets?limit=ten"
 check "start not an integer" 400 "$TEXT" "Invalid query parameter. 'start' must be an integer" -H "$ADMIN" "$ZT_HTTP$API/secrets?start="
-check "a broken percent escape" 400 "$TEXT" "Invalid query string: 'q' is not valid percent-encoded UTF-8" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid%3"
+check "a broken percent escape" 400 "$TEXT" "Invalid query string: a parameter is not valid percent-encoded UTF-8" -H "$ADMIN" "$ZT_HTTP$API/secrets?q=uuid%3"
 check "negative limit" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"limit must not be negative"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?limit=-1"
 check "an unknown unicode field, through the 503 path" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"unknown field '"'"'état'"'"' in a query condition; valid fields are uuid, secret, userUuid, userType, createDate, lastOpDate, status"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=%C3%A9tat=1"
 check "a bad enum label" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"invalid value for field status; valid values are NewCreated, Logined"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status%3DDone"
-check "unknown path" 404 "$TEXT" "no api mapping to /zstack/v1/twofactorauthentication/nothing" "$ZT_HTTP$API/nothing"
+check "unknown path" 404 "$TEXT" "no api mapping to /v1/twofactorauthentication/nothing" "$ZT_HTTP$API/nothing"
 check "wrong method" 405 "$TEXT" "the method DELETE is not allowed for /zstack/v1/twofactorauthentication/secrets; use GET" -X DELETE -H "$ADMIN" "$ZT_HTTP$API/secrets"
 
 # a storm of 503s does not make PostgREST reconnect or reload its schema
@@ -111,15 +130,15 @@ if [ "$before" = "$after" ]; then echo "ok $n - 50 ZStack 503s cause no PostgRES
 
 # the life cycle over HTTP: state, secret, a login with a twofatoken
 check "state, disabled" 200 "$JSON" '{"state":"Disable"}' "$ZT_HTTP$API/state"
-check "secret while disabled" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"two-factor authentication is disabled"}}' "$ZT_HTTP$API/secret?name=alice&password=alice-password"
+check "secret while disabled" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"two factor authenticator is not enabled"}}' "$ZT_HTTP$API/secret?name=alice&password=alice-password&type=account"
 psql -X -q -d "$DB" -c "SELECT zstack_tfa.set_two_factor_authentication_enabled(true)" >/dev/null
 check "state, enabled" 200 "$JSON" '{"state":"Enable"}' "$ZT_HTTP$API/state"
-check "secret with a wrong password" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode 'password=wrong&x'
-check "secret without a name" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"missing parameter '"'"'name'"'"'"}}' "$ZT_HTTP$API/secret?password=x"
-secret_reply=$(curl -s -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode password=alice-password)
+check "secret with a wrong password" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode 'password=wrong&x' --data-urlencode type=account
+check "secret without a name" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"field[name] of message[org.zstack.header.message.ApiMessageParamValidator] is mandatory, can not be null"}}' "$ZT_HTTP$API/secret?password=x&type=account"
+secret_reply=$(curl -s -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode password=alice-password --data-urlencode type=account)
 secret=$(printf '%s' "$secret_reply" | sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p')
 n=$((n + 1))
-if [[ "$secret_reply" =~ ^\{\"inventory\":\{\"uuid\":\"[0-9a-f]{32}\",\"secret\":\"[A-Z2-7]{16}\",\"userUuid\":\"a0000000000000000000000000000001\",\"userType\":\"AccountVO\",.*\"status\":\"NewCreated\"\}\}$ ]]; then
+if [[ "$secret_reply" =~ ^\{\"inventory\":\{\"uuid\":\"[0-9a-f]{32}\",\"secret\":\"[A-Z2-7]{16}\",\"status\":\"NewCreated\",.*\"userUuid\":\"a0000000000000000000000000000001\",\"userType\":\"AccountVO\"\}\}$ ]]; then
 	echo "ok $n - GET secret returns the inventory with the secret"
 else
 	echo "not ok $n - GET secret: $secret_reply"
@@ -129,21 +148,89 @@ code=$(oathtool --totp --base32 "$secret")
 login=$(curl -s -o "$tmp/login" -w '%{http_code}|%{content_type}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" \
 	-d "{\"logInByAccount\":{\"accountName\":\"alice\",\"password\":\"alice-password\"},\"systemTags\":[\"twofatoken::$code\"]}")
 n=$((n + 1))
-if [ "$login" = "200|$JSON" ] && grep -qE '^\{"inventory":\{"uuid":"[0-9a-f]{32}","accountUuid":"a0000000000000000000000000000001","userUuid":"a0000000000000000000000000000001","expiredDate":"[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M","createDate":"[^"]+"\}\}$' "$tmp/login"; then
+if [ "$login" = "200|$JSON" ] && grep -qE '^\{"inventory":\{"uuid":"[0-9a-f]{32}","accountUuid":"a0000000000000000000000000000001","userUuid":"a0000000000000000000000000000001","expiredDate":"[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M","createDate":"[^"]+","noSessionEvaluation":false\}\}$' "$tmp/login"; then
 	echo "ok $n - PUT login with an oathtool code gives a session"
 else
 	echo "not ok $n - PUT login: $login $(cat "$tmp/login")"
 fi
 session=$(sed -n 's/^{"inventory":{"uuid":"\([0-9a-f]*\)".*/\1/p' "$tmp/login")
 # enabling 2FA replaced every secret: alice now has just her new one
-check "the new session queries" 200 "$JSON" "{\"inventories\":[{\"secret\":\"$secret\",\"status\":\"Logined\"}]}" -H "Authorization: OAuth $session" "$ZT_HTTP$API/secrets?fields=secret,status"
+check "the new session queries" 200 "$JSON" "{$(schema 1 1),\"inventories\":[{\"secret\":\"$secret\",\"status\":\"Logined\"}]}" -H "Authorization: OAuth $session" "$ZT_HTTP$API/secrets?fields=secret,status"
 check "the same code again is refused" 503 "$JSON" '{"error":{"code":"ID.2002","description":"Fail to authenticate a user due to addition authentication","details":"wrong or already used two-factor authentication code"}}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d "{\"logInByAccount\":{\"accountName\":\"alice\",\"password\":\"alice-password\"},\"systemTags\":[\"twofatoken::$code\"]}"
-check "a login body that is not JSON" 400 "$TEXT" 'the request body must be {"logInByAccount":{"accountName":"...","password":"..."},"systemTags":[...]}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d 'accountName=alice'
+check "a login body that is not JSON" 400 "$TEXT" 'Invalid request body: it is not valid JSON' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d 'accountName=alice'
 check "GET on the login path" 405 "$TEXT" "the method GET is not allowed for /zstack/v1/accounts/login; use PUT" "$ZT_HTTP/zstack/v1/accounts/login"
 
-# nginx never logs query strings (GET .../secret carries a password)
+# ZStack's Java SDK as it talks (captured from its OkHttp client): every call
+# carries these headers; queries add Authorization and a query string like
+# this one; logins put systemTags inside the parameter object
+SDK=(-H "X-Job-UUID: 0123456789abcdef0123456789abcdef" -H "X-JSON-Schema: true" -H "User-Agent: okhttp/3.13.1" -H "Accept-Encoding: gzip")
+SDK_PUT=("${SDK[@]}" -X PUT -H "Content-Type: application/json; charset=utf-8")
+psql -X -q -d "$DB" -c "INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
+	('5e550000000000000000000000000004', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day')" >/dev/null
+ADMIN2='Authorization: OAuth 5e550000000000000000000000000004'
+check "SDK query string (count=true wins)" 200 "$JSON" '{"schema":{},"total":0}' "${SDK[@]}" -H "$ADMIN2" \
+	"$ZT_HTTP$API/secrets?q=uuid%3F%3Da%2Cb&q=status%3DLogined&limit=3&start=3&sort=%2BcreateDate&count=true&replyWithCount=true&fields=uuid%2Cstatus"
+alice_secret_uuid=$(psql -X -At -d "$DB" -c "SELECT uuid FROM zstack_tfa.secret WHERE user_uuid = 'a0000000000000000000000000000001'")
+check "SDK query: typed page with its schema" 200 "$JSON" "{$(schema 1 1),\"total\":1,\"inventories\":[{\"uuid\":\"$alice_secret_uuid\",\"status\":\"Logined\"}]}" "${SDK[@]}" -H "$ADMIN2" \
+	"$ZT_HTTP$API/secrets?q=uuid%3F%3D$alice_secret_uuid%2Cb&q=status%3DLogined&limit=3&start=0&sort=%2BcreateDate&replyWithCount=true&fields=uuid%2Cstatus"
+check "SDK state (schema on request)" 200 "$JSON" '{"schema":{},"state":"Enable"}' "${SDK[@]}" "$ZT_HTTP$API/state"
+check "PostgREST's own request headers never reach it" 200 "$JSON" '{"schema":{},"state":"Enable"}' "${SDK[@]}" \
+	-H "Content-Profile: other" -H "Accept-Profile: other" -H "Prefer: return=minimal" -H "Range: 0-0" -H "Range-Unit: items" "$ZT_HTTP$API/state"
+code=$(oathtool --totp --base32 -N "now + 30 seconds" "$secret")
+login=$(curl -s -o "$tmp/login" -w '%{http_code}' "${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" \
+	-d "{\"logInByAccount\":{\"password\":\"alice-password\",\"accountName\":\"alice\",\"systemTags\":[\"twofatoken::$code\"]}}")
 n=$((n + 1))
-if grep -q "alice-password\|password=" "$ZT_HTTP_DIR/access.log"; then echo "not ok $n - the access log holds a password"; else echo "ok $n - the access log holds no query string"; fi
+if [ "$login" = 200 ] && grep -qE '^\{"schema":\{"inventory":"org\.zstack\.header\.identity\.SessionInventory"\},"inventory":\{"uuid":"[0-9a-f]{32}","accountUuid":"a0000000000000000000000000000001","userUuid":"a0000000000000000000000000000001","expiredDate":"[^"]+","createDate":"[^"]+","noSessionEvaluation":false\}\}$' "$tmp/login"; then
+	echo "ok $n - SDK login: its nested twofatoken tag, a session with its schema"
+else
+	echo "not ok $n - SDK login: $login $(cat "$tmp/login")"
+fi
+sdk_session=$(sed -n 's/.*"inventory":{"uuid":"\([0-9a-f]*\)".*/\1/p' "$tmp/login")
+check "SDK ValidateSession" 200 "$JSON" '{"valid":true,"schema":{}}' "${SDK[@]}" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/valid"
+renew=$(curl -s -o "$tmp/renew" -w '%{http_code}' "${SDK_PUT[@]}" -H "Authorization: OAuth $sdk_session" \
+	"$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/renew" -d '{"renewSession":{"duration":3600}}')
+n=$((n + 1))
+if [ "$renew" = 200 ] && grep -qE "^\\{\"schema\":\\{\"inventory\":\"org\\.zstack\\.header\\.identity\\.SessionInventory\"\\},\"inventory\":\\{\"uuid\":\"$sdk_session\"" "$tmp/renew"; then
+	echo "ok $n - SDK RenewSession"
+else
+	echo "not ok $n - SDK RenewSession: $renew $(cat "$tmp/renew")"
+fi
+check "SDK LogOut" 200 "$JSON" '{"schema":{}}' "${SDK[@]}" -X DELETE "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session"
+check "SDK ValidateSession after LogOut" 200 "$JSON" '{"valid":false,"schema":{}}' "${SDK[@]}" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/valid"
+check "an IAM2 user without its code" 503 "$JSON" '{"error":{"code":"ID.2001","description":"The user has to login by addition authentication","details":"{\"authentications\":[\"googleAuth\"],\"credentials\":\"alice-dev\"}"}}' \
+	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/iam2/virtual-ids/login" -d '{"loginIAM2VirtualID":{"password":"dev-password","name":"alice-dev"}}'
+check "the unified login, an unknown type" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"unsupported login type ldap"}}' \
+	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/login" -d '{"logIn":{"username":"alice","password":"alice-password","loginType":"ldap"}}'
+check "a bad X-Job-UUID" 400 "$TEXT" "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped" \
+	-X PUT -H "X-Job-UUID: 42" "$ZT_HTTP/zstack/v1/login" -d '{}'
+check "a body nested 30,000 deep is a 400, not PostgreSQL's error" 400 "$TEXT" 'Invalid request body: it nests deeper than 32 levels' \
+	-X PUT "$ZT_HTTP/zstack/v1/accounts/login" --data-binary "@$(printf '%*s' 30000 '' | tr ' ' '[' >"$tmp/deep"; printf '%*s' 30000 '' | tr ' ' ']' >>"$tmp/deep"; echo "$tmp/deep")"
+check "a body with \\u0000" 400 "$TEXT" 'Invalid request body: it is not valid JSON' \
+	-X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"accountName":"alice\u0000","password":"x"}}'
+
+# nginx never logs a query string (GET .../secret carries a password) nor a
+# session uuid; it logs the path the client sent, not PostgREST's
+n=$((n + 1))
+if grep -q "alice-password\|password=\|?" "$ZT_HTTP_DIR/access.log"; then echo "not ok $n - the access log holds a query string"; else echo "ok $n - the access log holds no query string"; fi
+n=$((n + 1))
+if grep -q "$sdk_session\|/rpc/zstack" "$ZT_HTTP_DIR/access.log" ||
+	! grep -q '"GET /zstack/v1/accounts/sessions/{sessionUuid}/valid"' "$ZT_HTTP_DIR/access.log"; then
+	echo "not ok $n - the access log: $(tail -3 "$ZT_HTTP_DIR/access.log")"
+else
+	echo "ok $n - the access log names each call by its path, session uuids masked"
+fi
+# with PostgREST down, nginx's error log must not keep the request line
+kill "$(cat "$ZT_HTTP_DIR/postgrest.pid")"
+sleep 0.3
+down=$(curl -s -o /dev/null -w '%{http_code}' -G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode password=Canary-Down-Pass)
+n=$((n + 1))
+if [ "$down" = 502 ]; then echo "ok $n - PostgREST down: nginx answers 502"; else echo "not ok $n - PostgREST down: $down"; fi
+n=$((n + 1))
+if grep -rq "Canary-Down-Pass" "$ZT_HTTP_DIR"/*.log "$ZT_HTTP_DIR"/nginx/*.log 2>/dev/null; then
+	echo "not ok $n - an nginx log holds the password of a failed call"
+else
+	echo "ok $n - no nginx log holds the password of a failed call"
+fi
 
 zt_stop_http_stack
 rm -rf "$tmp"

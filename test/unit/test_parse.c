@@ -33,7 +33,7 @@ cond(const char *q, const char *name, ZtOperator op, const char *value)
 {
 	ZtCondition c;
 	char		what[256];
-	int			ok = zt_parse_condition(q, strlen(q), &c);
+	int			ok = zt_parse_condition(q, strlen(q), &c) == ZT_COND_OK;
 
 	snprintf(what, sizeof(what), "condition '%s'", q);
 	check(ok && span_is(c.name, c.name_len, name) && c.op == op &&
@@ -47,7 +47,18 @@ no_cond(const char *q)
 	char		what[256];
 
 	snprintf(what, sizeof(what), "no operator in '%s'", q);
-	check(!zt_parse_condition(q, strlen(q), &c), what);
+	check(zt_parse_condition(q, strlen(q), &c) == ZT_COND_NO_OPERATOR, what);
+}
+
+/* A condition with an operator but no name or no value (ZStack's 400). */
+static void
+not_a_pair(const char *q, ZtOperator op)
+{
+	ZtCondition c;
+	char		what[256];
+
+	snprintf(what, sizeof(what), "'%s' is not a pair split by %s", q, zt_operator_names[op]);
+	check(zt_parse_condition(q, strlen(q), &c) == ZT_COND_NOT_A_PAIR && c.op == op, what);
 }
 
 static void
@@ -88,19 +99,37 @@ main(void)
 	cond("uuid=NULL", "uuid", ZT_OP_EQ, "NULL");
 	cond("  status = Logined ", "status", ZT_OP_EQ, " Logined ");
 	cond("uuid=", "uuid", ZT_OP_EQ, "");
-	cond("=x", "", ZT_OP_EQ, "x");
 	/* the first operator in scan order wins, wherever it stands */
 	cond("a=b!=c", "a=b", ZT_OP_NE, "c");
 	cond("a<b>=c", "a<b", ZT_OP_GE, "c");
 	cond("a~=b=c", "a", ZT_OP_LIKE, "b=c");
 	cond("a=b=c", "a", ZT_OP_EQ, "b=c");
 	cond("a?=b~=c", "a?=b", ZT_OP_LIKE, "c");
+	cond("name=is null", "name", ZT_OP_EQ, "is null");
+	/* commons-lang's split: a separator where a part would begin is skipped */
+	cond("uuid==X", "uuid", ZT_OP_EQ, "X");
+	cond("uuid===X", "uuid", ZT_OP_EQ, "X");
+	cond("uuid==X=Y", "uuid", ZT_OP_EQ, "X=Y");
+	cond("uuid==", "uuid", ZT_OP_EQ, "");
+	cond("uuid= ", "uuid", ZT_OP_EQ, " ");
+	cond(" =x", "", ZT_OP_EQ, "x");
+	not_a_pair("=x", ZT_OP_EQ);
+	not_a_pair("==", ZT_OP_EQ);
+	not_a_pair("?=a", ZT_OP_IN);
+	not_a_pair("!?=a", ZT_OP_NOT_IN);
+	not_a_pair("~=a%", ZT_OP_LIKE);
+	not_a_pair("!~=a%", ZT_OP_NOT_LIKE);
+	not_a_pair(">5", ZT_OP_GT);
+	/* the null forms: found anywhere, the rest ignored, the name trimmed */
 	cond("uuid is null  ", "uuid", ZT_OP_IS_NULL, NULL);
+	cond("uuidis null", "uuid", ZT_OP_IS_NULL, NULL);
+	cond("uuid is nullxyz", "uuid", ZT_OP_IS_NULL, NULL);
+	cond("is null", "", ZT_OP_IS_NULL, NULL);
 	no_cond("uuid");
 	no_cond("");
-	no_cond("is null");
-	no_cond("uuidis null");
 	no_cond("uuid is nul");
+	check(strcmp(ZT_VALID_OPERATORS, "[[!=, >=, <=, !?=, !~=, ~=, ?=, =, >, <, is null, not null]]") == 0,
+		  "the operator list reads as ZStack prints it");
 
 	/* sort */
 	check(zt_parse_sort("+createDate", 11, &field, &desc) == ZT_SORT_OK && field == 4 && !desc, "sort +createDate");
@@ -110,6 +139,9 @@ main(void)
 	check(zt_parse_sort("", 0, &field, &desc) == ZT_SORT_NONE, "empty sort");
 	check(zt_parse_sort("-", 1, &field, &desc) == ZT_SORT_UNKNOWN_FIELD, "sort '-'");
 	check(zt_parse_sort("+name", 5, &field, &desc) == ZT_SORT_UNKNOWN_FIELD, "sort unknown field");
+	check(zt_parse_sort("-+-uuid", 7, &field, &desc) == ZT_SORT_OK && field == 0 && desc,
+		  "sort: the first sign gives the direction, every leading sign goes");
+	check(zt_parse_sort("+ uuid", 6, &field, &desc) == ZT_SORT_UNKNOWN_FIELD, "sort: nothing is trimmed after the signs");
 
 	/* list splitting */
 	{
@@ -146,7 +178,20 @@ main(void)
 
 	/* fields */
 	check(zt_field_lookup("userUuid", 8) == 2 && zt_field_lookup("useruuid", 8) == -1, "field names are case-sensitive");
-	check(strcmp(zt_fields[ZT_FIELD_COUNT - 1].api_name, "status") == 0, "status is the last key");
+	check(strcmp(zt_fields[ZT_FIELD_COUNT - 1].api_name, "status") == 0, "status is the composite's last column");
+	{
+		const char *query_keys[] = {"uuid", "secret", "userUuid", "userType", "status", "createDate", "lastOpDate"};
+		const char *secret_keys[] = {"uuid", "secret", "status", "createDate", "lastOpDate", "userUuid", "userType"};
+		int			same = 1;
+
+		for (int i = 0; i < ZT_FIELD_COUNT; i++)
+			same = same && strcmp(zt_fields[zt_query_key_order[i]].api_name, query_keys[i]) == 0 &&
+				strcmp(zt_fields[zt_secret_key_order[i]].api_name, secret_keys[i]) == 0;
+		check(same, "key orders of the SDK's two inventory classes");
+	}
+	for (int i = 0; i < ZT_FIELD_COUNT; i++)
+		check(strcmp(zt_fields[i].column, (const char *[]) {"uuid", "secret", "user_uuid", "user_type",
+			"create_date", "last_op_date", "status"}[i]) == 0, zt_fields[i].api_name);
 	check(strcmp(zt_fields[ZT_FIELD_SECRET].api_name, "secret") == 0, "ZT_FIELD_SECRET names the secret");
 
 	/* dates: Java's default format and ISO 8601 */
