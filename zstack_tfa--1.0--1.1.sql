@@ -57,7 +57,7 @@ CREATE FUNCTION zstack_tfa.http_request(
 	query text,
 	headers json,
 	body text)
-RETURNS TABLE (status integer, content_type text, body text)
+RETURNS TABLE (status integer, content_type text, body text, binary_body bytea)
 AS 'MODULE_PATHNAME', 'http_request'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, zstack_tfa, pg_temp;
@@ -65,3 +65,28 @@ SET search_path = pg_catalog, zstack_tfa, pg_temp;
 REVOKE EXECUTE ON FUNCTION zstack_tfa.validate_session(text),
 	zstack_tfa.renew_session(text, text, integer),
 	zstack_tfa.http_request(text, text, text, json, text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Enrolment QR codes (libqrencode): the otpauth URI of a secret as an SVG
+-- document, a PNG and Unicode half blocks for a terminal.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION zstack_tfa.otpauth_qr_svg(secret text, label text, issuer text DEFAULT 'ZStack')
+RETURNS text
+AS 'MODULE_PATHNAME', 'otpauth_qr_svg'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.otpauth_qr_png(secret text, label text, issuer text DEFAULT 'ZStack',
+	scale integer DEFAULT 8)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'otpauth_qr_png'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION zstack_tfa.otpauth_qr_text(secret text, label text, issuer text DEFAULT 'ZStack',
+	invert boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'otpauth_qr_text'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+REVOKE EXECUTE ON FUNCTION zstack_tfa.otpauth_qr_svg(text, text, text),
+	zstack_tfa.otpauth_qr_png(text, text, text, integer),
+	zstack_tfa.otpauth_qr_text(text, text, text, boolean) FROM PUBLIC;

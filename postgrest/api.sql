@@ -71,7 +71,8 @@ BEGIN
 		PERFORM set_config('response.headers',
 			json_build_array(json_build_object('Content-Type', r.content_type))::text, true);
 	END IF;
-	RETURN convert_to(r.body, 'UTF8');
+	-- a PNG comes as bytes, every other reply as text
+	RETURN coalesce(r.binary_body, convert_to(r.body, 'UTF8'));
 END
 $$;
 

@@ -14,6 +14,9 @@ SELECT zstack_tfa.get_two_factor_authentication_secret('admin', 'demo-admin-pass
 SELECT :'reply';
 SELECT zstack_tfa.otpauth_uri(:'reply'::json->'inventory'->>'secret', 'admin');
 
+\echo '\n== the enrolment QR code, to scan with an authenticator app (otpauth_qr_text; also as SVG and PNG)'
+SELECT zstack_tfa.otpauth_qr_text(:'reply'::json->'inventory'->>'secret', 'admin', invert => true);
+
 \echo '\n== admin logs in with the authenticator code (PUT /zstack/v1/accounts/login, systemTags twofatoken::<code>)'
 SELECT zstack_tfa.totp(:'reply'::json->'inventory'->>'secret') AS code \gset
 SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password', ARRAY['twofatoken::' || :'code']) AS login \gset

@@ -26,8 +26,8 @@ zt_install_packages() {
 # What building and testing the extension needs.
 zt_install_deps() {
 	zt_install_packages make gcc postgresql-15 postgresql-server-dev-15 \
-		liboath-dev oathtool libipc-run-perl perl clang libclang-rt-14-dev \
-		cppcheck clang-tidy
+		liboath-dev oathtool libqrencode-dev libpng-dev zbar-tools librsvg2-bin \
+		libipc-run-perl perl clang libclang-rt-14-dev cppcheck clang-tidy
 }
 
 # Build with warnings as errors and install into the PostgreSQL tree.

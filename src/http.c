@@ -20,6 +20,8 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "common/base64.h"
+#include "enrolment.h"
 #include "jsonread.h"
 #include "lifecycle.h"
 
@@ -36,6 +38,7 @@ typedef struct HttpReply
 	int			status;
 	const char *content_type;
 	StringInfoData body;
+	bool		binary;			/* body holds bytes (a PNG), not text */
 } HttpReply;
 
 /* A request, as http_request received it. */
@@ -85,6 +88,7 @@ TextReply(HttpReply *r, int status, const char *fmt,...)
 	buf[pg_mbcliplen(buf, strlen(buf), sizeof(buf) - 1)] = '\0';
 	r->status = status;
 	r->content_type = CT_TEXT;
+	r->binary = false;
 	resetStringInfo(&r->body);
 	appendStringInfoString(&r->body, buf);
 }
@@ -100,6 +104,7 @@ FailureReply(HttpReply *r, const ZtFailure *f)
 	}
 	r->status = zt_errors[f->code].http_status;
 	r->content_type = CT_JSON;
+	r->binary = false;
 	resetStringInfo(&r->body);
 	zt_error_envelope(&r->body, f);
 }
@@ -130,6 +135,7 @@ JsonReply(const HttpRequest *req, HttpReply *r, const char *json,
 
 	r->status = error ? 503 : 200;
 	r->content_type = CT_JSON;
+	r->binary = false;
 	resetStringInfo(&r->body);
 	if (error || !req->json_schema || len < 2)
 	{
@@ -451,29 +457,29 @@ SecretSchema(void)
 #define SESSION_SCHEMA "\"inventory\":\"" ZT_CLASS_SESSION_INVENTORY "\""
 
 /*
- * GET .../secret?name=&password=&type=: GetTwoFactorAuthenticationSecret.
- * A repeated parameter is ZStack's 400; missing ones are SYS.1007 in the
- * order its validator meets them (password, name, type).
+ * Read the query parameters of the secret routes into params[] (names[] in
+ * the order ZStack's validator meets them; the first nrequired must be
+ * there).  A repeated parameter is ZStack's 400, a missing one its SYS.1007;
+ * values are trimmed, as its validator does.
  */
-static void
-GetSecret(const HttpRequest *req, const char *param, HttpReply *r)
+static bool
+SecretParams(const HttpRequest *req, const char *const *names, char **params,
+			 int nparams, int nrequired, HttpReply *r)
 {
-	static const char *const names[3] = {"password", "name", "type"};
-	char	   *params[3] = {NULL, NULL, NULL};
 	const char *pos = req->query;
 	const char *end = req->query + strlen(req->query);
 	char	   *name;
 	char	   *value;
 	size_t		value_len;
 	bool		bad;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
 
 	if (!JobUuidOk(req, r))
-		return;
+		return false;
+	for (int i = 0; i < nparams; i++)
+		params[i] = NULL;
 	while (NextParam(&pos, end, &name, &value, &value_len, &bad))
 	{
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < nparams; i++)
 		{
 			if (strcmp(name, names[i]) != 0)
 				continue;
@@ -481,29 +487,120 @@ GetSecret(const HttpRequest *req, const char *param, HttpReply *r)
 			{
 				TextReply(r, 400, "Invalid query parameter[%s], only one value is allowed for the parameter but multiple values found",
 						  names[i]);
-				return;
+				return false;
 			}
-			params[i] = JavaTrim(value);	/* ZStack's validator trims */
+			params[i] = JavaTrim(value);
 		}
 	}
 	if (bad)
 	{
 		BadQueryString(r);
-		return;
+		return false;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < nrequired; i++)
 	{
 		if (params[i] == NULL)
 		{
 			MandatoryReply(r, names[i]);
-			return;
+			return false;
 		}
 	}
-	values[0] = CStringGetTextDatum(params[1]);
-	values[1] = CStringGetTextDatum(params[0]);
-	values[2] = CStringGetTextDatum(params[2]);
-	JsonReply(req, r, CallJson("SELECT zstack_tfa.get_two_factor_authentication_secret($1, $2, $3)::text",
-							   3, types, values, NULL), SecretSchema(), false);
+	return true;
+}
+
+/* GetTwoFactorAuthenticationSecret's JSON for name, password and type. */
+static char *
+CallGetSecret(char *name, char *password, char *type)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(password);
+	values[2] = CStringGetTextDatum(type);
+	return CallJson("SELECT zstack_tfa.get_two_factor_authentication_secret($1, $2, $3)::text",
+					3, types, values, NULL);
+}
+
+/* GET .../secret?name=&password=&type=: GetTwoFactorAuthenticationSecret. */
+static void
+GetSecret(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	static const char *const names[3] = {"password", "name", "type"};
+	char	   *params[3];
+	char	   *json;
+
+	if (!SecretParams(req, names, params, 3, 3, r))
+		return;
+	json = CallGetSecret(params[1], params[0], params[2]);
+	JsonReply(req, r, json, SecretSchema(), false);
+	explicit_bzero(json, strlen(json));
+}
+
+/*
+ * GET .../secret/qrcode?name=&password=&type=&format=: the enrolment QR code
+ * of the secret GetTwoFactorAuthenticationSecret shows, for the same
+ * credentials and with its errors (a route of ours; ZStack's UI draws the
+ * code in the browser).  format is svg (the default), png or text.  A
+ * Logined secret is not shown again, so it has no QR code: SYS.1006.
+ */
+static void
+GetSecretQrCode(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	static const char *const names[4] = {"password", "name", "type", "format"};
+	static const char *const formats[3] = {"svg", "png", "text"};
+	static const char *const content_types[3] = {
+		"image/svg+xml; charset=utf-8", "image/png", CT_TEXT
+	};
+	char	   *params[4];
+	int			format = -1;
+	char	   *json;
+	List	   *items;
+	const ZtJsonItem *secret;
+	ZtFailure	f;
+
+	if (!SecretParams(req, names, params, 4, 3, r))
+		return;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(params[3] ? params[3] : "svg", formats[i]) == 0)
+			format = i;
+	if (format < 0)
+	{
+		zt_fail(&f, ZT_ERR_SYS_1007, ZT_BAD_VALUE_FORMAT, "format", "[svg, png, text]",
+				zt_clip(params[3], strlen(params[3]), 64));
+		FailureReply(r, &f);
+		return;
+	}
+	json = CallGetSecret(params[1], params[0], params[2]);
+	if (strncmp(json, "{\"error\":", 9) == 0)
+	{
+		JsonReply(req, r, json, "", false);
+		return;
+	}
+	if (zt_json_read(json, strlen(json), 4, false, &items) != ZT_JSON_READ_OK ||
+		(secret = zt_json_find(items, "inventory.secret", false)) == NULL ||
+		secret->value == NULL)
+		elog(ERROR, "unexpected reply of get_two_factor_authentication_secret");
+	explicit_bzero(json, strlen(json));
+	if (secret->value[0] == '\0')
+	{
+		zt_fail(&f, ZT_ERR_SYS_1006,
+				"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it");
+		FailureReply(r, &f);
+	}
+	else
+	{
+		struct varlena *drawing = zt_otpauth_qr(secret->value, params[1], "ZStack",
+												(ZtQrFormat) format, 8, false);
+
+		r->status = 200;
+		r->content_type = content_types[format];
+		r->binary = (format == ZT_QR_FORMAT_PNG);
+		resetStringInfo(&r->body);
+		appendBinaryStringInfo(&r->body, VARDATA(drawing), VARSIZE(drawing) - VARHDRSZ);
+		explicit_bzero(VARDATA(drawing), VARSIZE(drawing) - VARHDRSZ);
+	}
+	explicit_bzero(secret->value, strlen(secret->value));
 }
 
 /* The string text of a JSON scalar, or false for an object or array. */
@@ -780,6 +877,7 @@ static const Route routes[] = {
 	{"GET", "/zstack/v1/twofactorauthentication/secrets/{}", QueryOneSecret},
 	{"GET", "/zstack/v1/twofactorauthentication/state", GetState},
 	{"GET", "/zstack/v1/twofactorauthentication/secret", GetSecret},
+	{"GET", "/zstack/v1/twofactorauthentication/secret/qrcode", GetSecretQrCode},
 	{"PUT", "/zstack/v1/accounts/login", LogInByAccount},
 	{"PUT", "/zstack/v1/iam2/virtual-ids/login", LogInIam2},
 	{"PUT", "/zstack/v1/login", LogInUnified},
@@ -902,14 +1000,15 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 	HttpReply	r;
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, true};
 
 	req.method = zt_text_arg(fcinfo, 0, "method");
 	req.path = zt_text_arg(fcinfo, 1, "path");
 	req.query = PG_ARGISNULL(2) ? "" : zt_text_arg(fcinfo, 2, "query");
 	InitMaterializedSRF(fcinfo, 0);
 	initStringInfo(&r.body);
+	r.binary = false;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -948,8 +1047,30 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 
 	values[0] = Int32GetDatum(r.status);
 	values[1] = CStringGetTextDatum(r.content_type);
-	values[2] = PointerGetDatum(cstring_to_text_with_len(r.body.data, r.body.len));
+	if (!r.binary)
+		values[2] = PointerGetDatum(cstring_to_text_with_len(r.body.data, r.body.len));
+	else if (rsinfo->setDesc->natts >= 4)
+	{
+		/* the text-body form has a bytea column for bytes */
+		bytea	   *bytes = palloc(VARHDRSZ + r.body.len);
+
+		SET_VARSIZE(bytes, VARHDRSZ + r.body.len);
+		memcpy(VARDATA(bytes), r.body.data, r.body.len);
+		nulls[2] = true;
+		nulls[3] = false;
+		values[3] = PointerGetDatum(bytes);
+	}
+	else
+	{
+		/* 1.0's form has text only, which cannot hold a PNG: base64 */
+		int			len = pg_b64_enc_len(r.body.len);
+		char	   *b64 = palloc(len + 1);
+
+		len = pg_b64_encode(r.body.data, r.body.len, b64, len);
+		values[2] = PointerGetDatum(cstring_to_text_with_len(b64, len));
+	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	explicit_bzero(r.body.data, r.body.len);
 	return (Datum) 0;
 }
 

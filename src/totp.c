@@ -259,23 +259,20 @@ AppendPercentEncoded(StringInfo buf, const char *s)
 }
 
 /*
- * otpauth_uri(secret, label, issuer DEFAULT 'ZStack'): the Key URI that
- * authenticator apps read from a QR code.  A NULL or empty issuer is left out.
+ * Build the Key URI that authenticator apps read from a QR code into out:
+ * the secret (canonical base32), the label (the account in the app) and
+ * the issuer (NULL or empty for none), percent-encoded.  Raises 22023 for
+ * an empty label or a secret an authenticator cannot use, without echoing
+ * either.
  */
-static Datum
-OtpauthUri(PG_FUNCTION_ARGS)
+void
+zt_otpauth_uri(StringInfo out, const char *secret, const char *label,
+			   const char *issuer)
 {
-	StringInfoData buf;
 	ZtTotpKey	key;
-	char	   *secret;
-	char	   *label;
-	char	   *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	if (issuer != NULL && issuer[0] == '\0')
 		issuer = NULL;			/* an empty issuer is no issuer */
-
-	secret = zt_text_arg(fcinfo, 0, "secret");
-	label = zt_text_arg(fcinfo, 1, "label");
 	if (label[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -284,7 +281,7 @@ OtpauthUri(PG_FUNCTION_ARGS)
 	/* only a secret an authenticator can use goes into the URI */
 	zt_totp_decode(secret, strlen(secret), &key);
 	zt_totp_free_key(&key);
-	for (char *p = secret; *p; p++)
+	for (const char *p = secret; *p; p++)
 		if (*p < 'A' || *p > 'Z')
 			if (*p < '2' || *p > '7')
 				ereport(ERROR,
@@ -292,22 +289,37 @@ OtpauthUri(PG_FUNCTION_ARGS)
 						 errmsg("invalid base32 secret"),
 						 errdetail("An otpauth URI needs the canonical form: upper-case letters A-Z and digits 2-7, no spaces.")));
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "otpauth://totp/");
+	appendStringInfoString(out, "otpauth://totp/");
 	if (issuer != NULL)
 	{
-		AppendPercentEncoded(&buf, issuer);
-		appendStringInfoChar(&buf, ':');
+		AppendPercentEncoded(out, issuer);
+		appendStringInfoChar(out, ':');
 	}
-	AppendPercentEncoded(&buf, label);
-	appendStringInfo(&buf, "?secret=%s", secret);
+	AppendPercentEncoded(out, label);
+	appendStringInfo(out, "?secret=%s", secret);
 	if (issuer != NULL)
 	{
-		appendStringInfoString(&buf, "&issuer=");
-		AppendPercentEncoded(&buf, issuer);
+		appendStringInfoString(out, "&issuer=");
+		AppendPercentEncoded(out, issuer);
 	}
-	appendStringInfo(&buf, "&algorithm=SHA1&digits=%d&period=%d",
+	appendStringInfo(out, "&algorithm=SHA1&digits=%d&period=%d",
 					 ZT_TOTP_DIGITS, ZT_TOTP_PERIOD);
+}
+
+/*
+ * otpauth_uri(secret, label, issuer DEFAULT 'ZStack'): the Key URI that
+ * authenticator apps read from a QR code.  A NULL or empty issuer is left out.
+ */
+static Datum
+OtpauthUri(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	char	   *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *secret = zt_text_arg(fcinfo, 0, "secret");
+	char	   *label = zt_text_arg(fcinfo, 1, "label");
+
+	initStringInfo(&buf);
+	zt_otpauth_uri(&buf, secret, label, issuer);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 

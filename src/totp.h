@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 
 #define ZT_TOTP_DIGITS 6
 #define ZT_TOTP_PERIOD 30
@@ -29,5 +30,7 @@ extern bool zt_totp_match(const ZtTotpKey *key, const char *code, size_t code_le
 						  int64 step, int window, int64 after_step,
 						  int64 *matched_step);
 extern void zt_generate_secret(char *out, int len);
+extern void zt_otpauth_uri(StringInfo out, const char *secret, const char *label,
+						   const char *issuer);
 
 #endif							/* ZSTACK_TFA_TOTP_H */

@@ -143,6 +143,17 @@ if [[ "$secret_reply" =~ ^\{\"inventory\":\{\"uuid\":\"[0-9a-f]{32}\",\"secret\"
 else
 	echo "not ok $n - GET secret: $secret_reply"
 fi
+# the enrolment QR code of the secret GET .../secret shows, as a PNG through
+# nginx and PostgREST, read back by zbarimg
+qr_status=$(curl -s -o "$tmp/qr.png" -w '%{http_code}|%{content_type}' -G "$ZT_HTTP$API/secret/qrcode" \
+	--data-urlencode name=alice --data-urlencode password=alice-password --data-urlencode type=account --data-urlencode format=png)
+qr_uri=$(psql -X -At -d "$DB" -c "SELECT zstack_tfa.otpauth_uri('$secret', 'alice')")
+n=$((n + 1))
+if [ "$qr_status" = "200|image/png" ] && [ "$(zbarimg --nodbus --raw -q -Sdisable -Sqrcode.enable -Sbinary "$tmp/qr.png" 2>/dev/null)" = "$qr_uri" ]; then
+	echo "ok $n - GET .../secret/qrcode?format=png: zbarimg reads the otpauth URI of the secret"
+else
+	echo "not ok $n - QR route: $qr_status"
+fi
 check "login without a code asks for it" 503 "$JSON" '{"error":{"code":"ID.2001","description":"The user has to login by addition authentication","details":"{\"authentications\":[\"googleAuth\"],\"credentials\":\"alice\"}"}}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"accountName":"alice","password":"alice-password"}}'
 code=$(oathtool --totp --base32 "$secret")
 login=$(curl -s -o "$tmp/login" -w '%{http_code}|%{content_type}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" \
@@ -159,6 +170,9 @@ check "the new session queries" 200 "$JSON" "{$(schema 1 1),\"inventories\":[{\"
 check "the same code again is refused" 503 "$JSON" '{"error":{"code":"ID.2002","description":"Fail to authenticate a user due to addition authentication","details":"wrong or already used two-factor authentication code"}}' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d "{\"logInByAccount\":{\"accountName\":\"alice\",\"password\":\"alice-password\"},\"systemTags\":[\"twofatoken::$code\"]}"
 check "a login body that is not JSON" 400 "$TEXT" 'Invalid request body: it is not valid JSON' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d 'accountName=alice'
 check "GET on the login path" 405 "$TEXT" "the method GET is not allowed for /zstack/v1/accounts/login; use PUT" "$ZT_HTTP/zstack/v1/accounts/login"
+
+check "the QR route keeps the secret fetch's rules: a Logined secret is not shown" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it"}}' \
+	-G "$ZT_HTTP$API/secret/qrcode" --data-urlencode name=alice --data-urlencode password=alice-password --data-urlencode type=account
 
 # ZStack's Java SDK as it talks (captured from its OkHttp client): every call
 # carries these headers; queries add Authorization and a query string like
