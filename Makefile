@@ -2,11 +2,11 @@
 EXTENSION = zstack_tfa
 MODULE_big = zstack_tfa
 OBJS = src/zstack_tfa.o src/catalog.o src/parse.o src/reply.o src/session.o \
-	src/query.o src/principal.o src/failures.o src/twofactor.o \
+	src/crypto.o src/query.o src/principal.o src/failures.o src/twofactor.o \
 	src/accounts.o src/logins.o src/totp.o src/qrcode.o src/enrolment.o \
 	src/jsonread.o src/http.o
 DATA = $(wildcard zstack_tfa--*.sql)
-SHLIB_LINK = -loath -lqrencode -lpng
+SHLIB_LINK = -loath -lqrencode -lpng -lcrypto
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=zstack_tfa

@@ -90,3 +90,72 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 REVOKE EXECUTE ON FUNCTION zstack_tfa.otpauth_qr_svg(text, text, text),
 	zstack_tfa.otpauth_qr_png(text, text, text, integer),
 	zstack_tfa.otpauth_qr_text(text, text, text, boolean) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- TOTP secrets encrypted at rest (AES-256-GCM) under the keys of the file
+-- named by zstack_tfa.encryption_key_file.  With a key configured, the
+-- trigger encrypts every secret written; secrets written before stay plain
+-- until zstack_tfa.encrypt_all_secrets() (or reencrypt_secrets()) runs.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION zstack_tfa.secret_text(uuid text, stored text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'secret_text'
+LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION zstack_tfa.seal_secret()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'seal_secret'
+LANGUAGE C;
+
+CREATE FUNCTION zstack_tfa.reencrypt_secrets(batch_size integer DEFAULT 1000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'reencrypt_secrets'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION zstack_tfa.encryption_keys(OUT key_id text, OUT current boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'encryption_keys'
+LANGUAGE C STABLE;
+
+-- every secret under the current key, a batch per transaction, so that a
+-- rotation runs alongside logins and queries (CALL it outside a transaction;
+-- no SET clause, which would forbid the COMMIT: every name is qualified)
+CREATE PROCEDURE zstack_tfa.encrypt_all_secrets(batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	WHILE zstack_tfa.reencrypt_secrets(batch_size) > 0 LOOP
+		COMMIT;
+	END LOOP;
+END
+$$;
+
+-- a stored secret is plain base32 or "zt1:<key id>:<base64>"; the trigger
+-- checks a plain secret before it encrypts it
+ALTER TABLE zstack_tfa.secret DROP CONSTRAINT secret_secret_check,
+	ADD CONSTRAINT secret_secret_check CHECK (secret ~ '^[A-Z2-7]{16,128}$'
+		OR secret ~ '^zt1:[A-Za-z0-9._-]{1,32}:[A-Za-z0-9+/]+={0,2}$');
+CREATE TRIGGER secret_seal BEFORE INSERT OR UPDATE OF secret, uuid ON zstack_tfa.secret
+	FOR EACH ROW EXECUTE FUNCTION zstack_tfa.seal_secret();
+
+-- for DBAs: how many secrets are plain, and how many under which key
+CREATE VIEW zstack_tfa.secret_encryption AS
+WITH stored AS (
+	SELECT CASE WHEN secret LIKE 'zt1:%' THEN split_part(secret, ':', 2) END AS key_id
+	FROM zstack_tfa.secret
+), keys AS (
+	SELECT * FROM zstack_tfa.encryption_keys()
+)
+SELECT coalesce(k.key_id, s.key_id) AS key_id,
+	CASE WHEN k.key_id IS NULL AND s.key_id IS NULL THEN 'plain'
+		WHEN k.current THEN 'current key'
+		WHEN k.key_id IS NOT NULL THEN 'older key'
+		ELSE 'not in the key file' END AS state,
+	count(s.*) AS secrets
+FROM stored s FULL JOIN keys k ON k.key_id = s.key_id
+GROUP BY 1, 2;
+
+REVOKE ALL ON zstack_tfa.secret_encryption FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION zstack_tfa.secret_text(text, text), zstack_tfa.seal_secret(),
+	zstack_tfa.reencrypt_secrets(integer), zstack_tfa.encryption_keys() FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE zstack_tfa.encrypt_all_secrets(integer) FROM PUBLIC;

@@ -26,7 +26,7 @@ zt_install_packages() {
 # What building and testing the extension needs.
 zt_install_deps() {
 	zt_install_packages make gcc postgresql-15 postgresql-server-dev-15 \
-		liboath-dev oathtool libqrencode-dev libpng-dev zbar-tools librsvg2-bin \
+		liboath-dev oathtool libssl-dev libqrencode-dev libpng-dev zbar-tools librsvg2-bin \
 		libipc-run-perl perl clang libclang-rt-14-dev cppcheck clang-tidy
 }
 
@@ -42,6 +42,15 @@ zt_as_owner() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Write a new key file for zstack_tfa.encryption_key_file at $1 (id $2,
+# default k1): one line "<id> <64 hex digits>", mode 0600, owned by the
+# server's user.  README shows the same two commands.
+zt_make_key_file() {
+	(umask 077; printf '%s %s\n' "${2:-k1}" "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$1")
+	[ "$(id -u)" -eq 0 ] && chown postgres "$1"
+	return 0
+}
+
 # Start a throwaway cluster in a new folder under $1 (default /tmp); it
 # listens on a unix socket only.  Exports PGHOST, PGPORT, PGUSER, PGDATABASE
 # and ZT_CLUSTER (the folder), and stops the cluster when the shell exits.
@@ -54,6 +63,13 @@ zt_start_cluster() {
 	zt_as_owner "$PGBIN/initdb" -D "$ZT_CLUSTER/data" -U postgres --auth=trust \
 		--encoding=UTF8 --locale=C.UTF-8 >"$ZT_CLUSTER/initdb.log" 2>&1 ||
 		{ cat "$ZT_CLUSTER/initdb.log"; return 1; }
+	# TOTP secrets are encrypted at rest under a key of our own (ZT_NO_KEY=1:
+	# stored plain, as ZStack stores them)
+	local key_conf=""
+	if [ "${ZT_NO_KEY:-0}" != 1 ]; then
+		zt_make_key_file "$ZT_CLUSTER/zstack_tfa.keys"
+		key_conf="zstack_tfa.encryption_key_file = '$ZT_CLUSTER/zstack_tfa.keys'"
+	fi
 	cat >>"$ZT_CLUSTER/data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$ZT_CLUSTER/sock'
@@ -65,6 +81,7 @@ log_min_messages = warning
 # the log is searched for planted secrets: statements (which hold what the
 # tests typed) stay out, messages and details stay in
 log_min_error_statement = panic
+$key_conf
 ${ZT_EXTRA_CONF:-}
 CONF
 	# ZT_VALGRIND=1: every server process under valgrind memcheck
@@ -99,14 +116,18 @@ zt_run_tap() {
 	local log=$1 dir
 	dir=$(mktemp -d /tmp/zstack_tfa_tap.XXXXXX)
 	cp -r "$ZT_ROOT/t" "$dir/t"
+	# every test's clusters encrypt secrets under a key, as the main one does
+	zt_make_key_file "$dir/zstack_tfa.keys"
+	echo "zstack_tfa.encryption_key_file = '$dir/zstack_tfa.keys'" >"$dir/temp.conf"
 	chmod -R a+rX "$dir"
+	chmod 600 "$dir/zstack_tfa.keys"
 	[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
-	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" \
+	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" TEMP_CONFIG="$dir/temp.conf" \
 		PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
 		PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
 		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1
 	local rc=$?
-	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log >>"$log" 2>/dev/null
+	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log "$dir"/tmp_check/log/regress_log_* >>"$log" 2>/dev/null
 	rm -rf "$dir"
 	return $rc
 }

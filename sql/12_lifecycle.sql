@@ -4,9 +4,11 @@
 -- totp(secret) at the current time; every step of the window is accepted,
 -- so a step boundary between two statements cannot change an outcome.
 SET timezone = 'UTC';
+-- (secrets are stored encrypted: secret_text gives the secret of a row)
 CREATE FUNCTION pg_temp.secret_of(name text) RETURNS text
 LANGUAGE sql AS $$
-	SELECT s.secret FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid
+	SELECT zstack_tfa.secret_text(s.uuid, s.secret) FROM zstack_tfa.secret s
+	JOIN zstack_tfa.account a ON a.uuid = s.user_uuid
 	WHERE a.name = $1
 $$;
 CREATE FUNCTION pg_temp.login(name text, password text, code text DEFAULT NULL) RETURNS text
@@ -32,8 +34,8 @@ SELECT pg_temp.events();
 
 -- enabling deletes every secret and gives every account a NewCreated one
 SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
-SELECT a.name, s.status, s.user_type, s.secret ~ '^[A-Z2-7]{16}$' AS fresh_secret,
-	s.secret NOT IN ('JBSWY3DPEHPK3PXP', 'GEZDGNBVGY3TQOJQ') AS replaced
+SELECT a.name, s.status, s.user_type, zstack_tfa.secret_text(s.uuid, s.secret) ~ '^[A-Z2-7]{16}$' AS fresh_secret,
+	zstack_tfa.secret_text(s.uuid, s.secret) NOT IN ('JBSWY3DPEHPK3PXP', 'GEZDGNBVGY3TQOJQ') AS replaced
 	FROM zstack_tfa.account a JOIN zstack_tfa.secret s ON s.user_uuid = a.uuid ORDER BY a.name;
 SELECT count(*) AS iam2_secrets FROM zstack_tfa.secret WHERE user_type = 'IAM2VirtualIDVO';
 -- setting the current value again changes nothing
@@ -61,7 +63,7 @@ SELECT pg_temp.login('bob', 'bob-password', :'bob_code') AS right_code;
 SELECT pg_temp.events();
 -- NewCreated -> Logined, and the secret API now hides the secret
 SELECT status, last_login_date IS NOT NULL AS login_recorded, failed_attempts
-	FROM zstack_tfa.secret WHERE secret = :'bob_secret';
+	FROM zstack_tfa.secret WHERE zstack_tfa.secret_text(uuid, secret) = :'bob_secret';
 SELECT zstack_tfa.get_two_factor_authentication_secret('bob', 'bob-password')->'inventory'->>'secret' AS hidden,
 	zstack_tfa.get_two_factor_authentication_secret('bob', 'bob-password')->'inventory'->>'status' AS status;
 
@@ -97,9 +99,9 @@ SELECT pg_temp.login('alice', 'wrong', '000000') AS bad_password_while_locked;
 SELECT pg_sleep(2.1);
 SELECT account_name, failed_attempts, locked FROM zstack_tfa.two_factor_report WHERE user_name = 'alice';
 SELECT pg_temp.login('alice', 'alice-password', '000000') AS wrong_after_lock;
-SELECT failed_attempts, locked_until IS NULL AS not_locked FROM zstack_tfa.secret WHERE secret = pg_temp.secret_of('alice');
+SELECT failed_attempts, locked_until IS NULL AS not_locked FROM zstack_tfa.secret WHERE zstack_tfa.secret_text(uuid, secret) = pg_temp.secret_of('alice');
 SELECT pg_temp.login('alice', 'alice-password', zstack_tfa.totp(pg_temp.secret_of('alice'))) AS right_code_after_lock;
-SELECT failed_attempts FROM zstack_tfa.secret WHERE secret = pg_temp.secret_of('alice');
+SELECT failed_attempts FROM zstack_tfa.secret WHERE zstack_tfa.secret_text(uuid, secret) = pg_temp.secret_of('alice');
 RESET zstack_tfa.max_failed_attempts;
 RESET zstack_tfa.lockout_seconds;
 SELECT pg_temp.events();

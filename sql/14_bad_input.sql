@@ -100,7 +100,7 @@ SELECT p.proname AS function,
 			FROM unnest(p.proargtypes) WITH ORDINALITY a(t, n)))) AS with_all_nulls
 FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'zstack_tfa'
-WHERE p.pronargs > 0
+WHERE p.pronargs > 0 AND p.prokind = 'f'
 ORDER BY 1;
 
 -- no error reply above holds the planted secret (successful replies carry

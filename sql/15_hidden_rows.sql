@@ -15,7 +15,7 @@ CREATE TEMP VIEW hidden_values AS
 SELECT f.api_name, v.value
 FROM zstack_tfa.secret s
 CROSS JOIN LATERAL (VALUES
-	('uuid', s.uuid::text), ('secret', s.secret), ('userUuid', s.user_uuid::text),
+	('uuid', s.uuid::text), ('secret', zstack_tfa.secret_text(s.uuid, s.secret)), ('userUuid', s.user_uuid::text),
 	('userType', s.user_type::text), ('status', s.status::text),
 	('createDate', to_char(s.create_date, 'YYYY-MM-DD HH24:MI:SS')),
 	('createDate', (extract(epoch FROM s.create_date) * 1000)::bigint::text),

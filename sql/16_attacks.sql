@@ -46,7 +46,7 @@ BEGIN
 	FOR i IN 1 .. 8 LOOP
 		reply := zstack_tfa.log_in_by_account('erin', 'erin-password',
 			ARRAY['twofatoken::' || zstack_tfa.totp(
-				(SELECT secret FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid
+				(SELECT zstack_tfa.secret_text(s.uuid, s.secret) FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid
 				 WHERE a.name = 'erin'), now() - interval '1 day')]);
 	END LOOP;
 	RAISE EXCEPTION 'roll it all back';

@@ -28,6 +28,8 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
+#include "crypto.h"
+
 PG_FUNCTION_INFO_V1(query_two_factor_authentication);
 PG_FUNCTION_INFO_V1(query_two_factor_authentication_json);
 
@@ -443,6 +445,20 @@ SqlComparison(ZtOperator op)
 	}
 }
 
+/*
+ * The SQL of a field's value in conditions and sorts: its column, but for
+ * the secret, which may be stored encrypted, the secret itself (decrypted by
+ * secret_text, which the query runs as the tables' owner).  Conditions and
+ * sorts on the secret are rare; every other one runs on the plain column.
+ */
+static const char *
+FieldSql(int fi)
+{
+	if (fi == ZT_FIELD_SECRET)
+		return "zstack_tfa.secret_text(s.uuid, s.secret)";
+	return psprintf("s.%s", zt_fields[fi].column);
+}
+
 /* Append one typed condition to the WHERE clause. */
 static bool
 AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
@@ -457,7 +473,7 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 					   "unknown field '%s' in a query condition; valid fields are %s",
 					   zt_clip(c->name, c->name_len, 64), field_names);
 	fd = &zt_fields[fi];
-	appendStringInfo(&q->where, " AND s.%s", fd->column);
+	appendStringInfo(&q->where, " AND %s", FieldSql(fi));
 
 	switch (c->op)
 	{
@@ -686,7 +702,7 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 				 */
 				q->order_by = sort_field == 0
 					? psprintf(" ORDER BY s.uuid %s", descending ? "DESC" : "ASC")
-					: psprintf(" ORDER BY s.%s%s %s, s.uuid %s", zt_fields[sort_field].column,
+					: psprintf(" ORDER BY %s%s %s, s.uuid %s", FieldSql(sort_field),
 							   zt_fields[sort_field].kind == ZT_KIND_ENUM
 							   ? "::pg_catalog.text COLLATE \"C\"" : "",
 							   descending ? "DESC" : "ASC", descending ? "DESC" : "ASC");
@@ -898,10 +914,21 @@ WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
 				{
 					text	   *t = DatumGetTextPP(values[i]);
 
-					if (hide_secret && i == ZT_FIELD_SECRET)
+					if (i != ZT_FIELD_SECRET)
+						zt_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					else if (hide_secret)
 						appendStringInfoString(out, "\"\"");
 					else
-						zt_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					{
+						/* decrypted only to be written, and wiped at once */
+						text	   *uuid = DatumGetTextPP(values[ZT_FIELD_UUID]);
+						char		plain[ZT_MAX_SECRET_TEXT + 1];
+						size_t		len = zt_open_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid),
+														 VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), plain);
+
+						zt_json_string(out, plain, len);
+						explicit_bzero(plain, sizeof(plain));
+					}
 					break;
 				}
 			case ZT_KIND_TIMESTAMP:
@@ -1155,8 +1182,29 @@ static void
 TupleRow(void *arg, Datum *values, bool *nulls)
 {
 	TupleSink  *ts = (TupleSink *) arg;
+	Datum		row[ZT_FIELD_COUNT];
+	text	   *plain_text = NULL;
 
-	tuplestore_putvalues(ts->store, ts->desc, values, nulls);
+	memcpy(row, values, sizeof(row));
+	if (!nulls[ZT_FIELD_SECRET])
+	{
+		/* the row's secret, decrypted: the set-returning function returns it */
+		text	   *uuid = DatumGetTextPP(values[ZT_FIELD_UUID]);
+		text	   *stored = DatumGetTextPP(values[ZT_FIELD_SECRET]);
+		char		plain[ZT_MAX_SECRET_TEXT + 1];
+		size_t		len = zt_open_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid),
+										 VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), plain);
+
+		plain_text = cstring_to_text_with_len(plain, (int) len);
+		explicit_bzero(plain, sizeof(plain));
+		row[ZT_FIELD_SECRET] = PointerGetDatum(plain_text);
+	}
+	tuplestore_putvalues(ts->store, ts->desc, row, nulls);
+	if (plain_text != NULL)
+	{
+		explicit_bzero(VARDATA(plain_text), VARSIZE(plain_text) - VARHDRSZ);
+		pfree(plain_text);
+	}
 }
 
 /*

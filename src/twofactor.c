@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
+#include "crypto.h"
 #include "totp.h"
 
 PG_FUNCTION_INFO_V1(get_two_factor_authentication_state);
@@ -246,8 +247,15 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return false;
 	}
 
-	zt_totp_decode(secret, strlen(secret), &key);
-	explicit_bzero(secret, strlen(secret));
+	{
+		char		plain[ZT_MAX_SECRET_TEXT + 1];
+		size_t		len = zt_open_secret(secret_uuid, strlen(secret_uuid), secret,
+										 strlen(secret), plain);
+
+		explicit_bzero(secret, strlen(secret));
+		zt_totp_decode(plain, len, &key);
+		explicit_bzero(plain, sizeof(plain));
+	}
 	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
 					   last_step, &matched);
 	zt_totp_free_key(&key);

@@ -19,6 +19,8 @@ int			zt_session_timeout = 7200;
 int			zt_date_style = ZT_DATE_ZSTACK;
 int			zt_max_failed_attempts = 5;
 int			zt_lockout_seconds = 300;
+char	   *zt_encryption_key_file = NULL;
+int			zt_key_file_generation = 0;
 static int	retained_memory_kb = 16384;
 
 static const struct config_enum_entry date_style_options[] = {
@@ -56,6 +58,16 @@ AssignRetainedMemory(int newval, void *extra)
 	mallopt(M_TRIM_THRESHOLD, (int) bytes);
 	changed = true;
 #endif
+}
+
+/*
+ * zstack_tfa.encryption_key_file was set (a reload sets it again, changed or
+ * not): the keys are read again at their next use (crypto.c).
+ */
+static void
+AssignKeyFile(const char *newval, void *extra)
+{
+	zt_key_file_generation++;
 }
 
 /* Define the settings; no shared_preload_libraries needed. */
@@ -97,5 +109,12 @@ _PG_init(void)
 							16384, 0, 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, AssignRetainedMemory, NULL);
+	DefineCustomStringVariable("zstack_tfa.encryption_key_file",
+							   gettext_noop("File of the keys that encrypt TOTP secrets at rest; empty stores them in plain text, as ZStack does."),
+							   gettext_noop("One key a line, \"<id> <64 hex digits>\", the first encrypting new secrets; owned by the server's user with mode 0600, or by root with 0640."),
+							   &zt_encryption_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, AssignKeyFile, NULL);
 	MarkGUCPrefixReserved("zstack_tfa");
 }

@@ -20,6 +20,8 @@ extern int	zt_session_timeout;
 extern int	zt_date_style;
 extern int	zt_max_failed_attempts;
 extern int	zt_lockout_seconds;
+extern char *zt_encryption_key_file;
+extern int	zt_key_file_generation;
 
 /*
  * An API-level failure: a catalogue code plus details for the caller.

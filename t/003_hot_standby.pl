@@ -30,6 +30,10 @@ my $expiry = q{SELECT expired_date FROM zstack_tfa.session WHERE uuid = '5e55000
 my $before = $primary->safe_psql('postgres', $expiry);
 
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
+# the secrets are stored encrypted (the test command gives every cluster a
+# key); the standby, with the same key file, decrypts them
+is($standby->safe_psql('postgres', q{SELECT bool_and(secret LIKE 'zt1:%') FROM zstack_tfa.secret}), 't',
+	'the standby holds the secrets encrypted');
 my $on_standby = $standby->safe_psql('postgres', $query);
 like($on_standby, qr/^\{"schema":\{[^}]*\},"inventories":\[\{"uuid":"[0-9a-f]{32}","secret":"[A-Z2-7]{16}"/,
 	'the JSON query answers on the standby');

@@ -72,5 +72,63 @@ is($rc, 0, "ALTER EXTENSION ... UPDATE at $default succeeds");
 like($err, qr/version "\Q$default\E" of extension "zstack_tfa" is already installed/, '... and says it has nothing to do');
 is($node->safe_psql('postgres', $secrets), $original, '... and changes no data');
 
+# the update from 1.0 with data in it: every row kept but those that name an
+# IAM2 user who no longer exists (1.0 let them outlive the user); the secrets
+# stay plain until the DBA encrypts them, and every reply is the same as a
+# new 1.1 installation's with the same data, before and after
+my $data = q{
+	SET client_min_messages = warning;
+	SELECT zstack_tfa.set_account_password('admin', 'admin-password');
+	INSERT INTO zstack_tfa.account (uuid, name, password_hash) VALUES
+		('a0000000000000000000000000000001', 'alice', zstack_tfa.hash_password('alice-password'));
+	INSERT INTO zstack_tfa.iam2_virtual_id (uuid, name, password_hash, account_uuid) VALUES
+		('e0000000000000000000000000000001', 'alice-dev', zstack_tfa.hash_password('dev-password'), 'a0000000000000000000000000000001');
+	INSERT INTO zstack_tfa.global_config VALUES ('TwoFactorAuthentication.enable', 'true');
+	INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date) VALUES
+		('f0000000000000000000000000000001', 'JBSWY3DPEHPK3PXP', 'a0000000000000000000000000000001', 'AccountVO', 'a0000000000000000000000000000001', 'NewCreated', '2026-01-10 09:00:00+00', '2026-01-10 09:00:00+00'),
+		('f0000000000000000000000000000002', 'GEZDGNBVGY3TQOJQ', 'e0000000000000000000000000000001', 'IAM2VirtualIDVO', 'a0000000000000000000000000000001', 'Logined', '2026-02-11 13:30:00+00', '2026-02-12 08:15:00+00'),
+		('f0000000000000000000000000000003', 'NB2HI4DTHIXS653X', '36c27e8ff05c4780bf6d2fa65700f22e', 'AccountVO', '36c27e8ff05c4780bf6d2fa65700f22e', 'Logined', '2026-06-15 06:07:08+00', '2026-06-15 06:07:08+00');
+	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date) VALUES
+		('5e550000000000000000000000000001', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', 'AccountVO', now() + interval '1 day'),
+		('5e550000000000000000000000000002', 'a0000000000000000000000000000001', 'a0000000000000000000000000000001', 'AccountVO', now() + interval '1 day'),
+		('5e550000000000000000000000000003', 'a0000000000000000000000000000001', 'e0000000000000000000000000000001', 'IAM2VirtualIDVO', now() + interval '1 day');
+};
+my $orphans = q{
+	INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid) VALUES
+		('f0000000000000000000000000000099', 'KRUGKIDROVUWG2ZA', 'e0000000000000000000000000000099', 'IAM2VirtualIDVO', 'a0000000000000000000000000000001');
+	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date) VALUES
+		('5e550000000000000000000000000099', 'a0000000000000000000000000000001', 'e0000000000000000000000000000099', 'IAM2VirtualIDVO', now() + interval '1 day');
+};
+my $replies = q{
+	SET timezone = 'UTC';
+	SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', sort => 'uuid');
+	SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000002', '{secret~=%P%}', sort => '-status');
+	SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003');
+	SELECT string_agg(concat_ws(',', uuid, secret, status), ';' ORDER BY uuid) FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000001');
+	SELECT zstack_tfa.get_two_factor_authentication_secret('alice', 'alice-password');
+	SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000099');
+};
+$node->safe_psql('postgres', 'CREATE DATABASE up_data; CREATE DATABASE fresh_data');
+$node->safe_psql('up_data', "CREATE EXTENSION zstack_tfa VERSION '1.0'; $data $orphans");
+$node->safe_psql('fresh_data', "CREATE EXTENSION zstack_tfa; $data");
+$node->safe_psql('up_data', 'ALTER EXTENSION zstack_tfa UPDATE');
+is($node->safe_psql('up_data', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.0 with data updated to $default");
+is($node->safe_psql('up_data', q{SELECT (SELECT count(*) FROM zstack_tfa.secret) || ' ' || (SELECT count(*) FROM zstack_tfa.session)
+	|| ' ' || (SELECT count(*) FROM zstack_tfa.account) || ' ' || (SELECT count(*) FROM zstack_tfa.iam2_virtual_id)}),
+	'3 3 2 1', 'every row kept but the secret and session of an IAM2 user that no longer exists');
+is($node->safe_psql('up_data', q{SELECT string_agg(state || ' ' || secrets, ', ' ORDER BY state) FROM zstack_tfa.secret_encryption}),
+	'current key 0, plain 3',
+	'the secrets are still plain after the update');
+my $expected = $node->safe_psql('fresh_data', $replies);
+like($expected, qr/"inventories":\[\{"uuid":"f0000000000000000000000000000001","secret":"JBSWY3DPEHPK3PXP"/, '(the replies hold the secrets)');
+is($node->safe_psql('up_data', $replies), $expected, 'the updated installation answers as a new one');
+$node->safe_psql('up_data', 'CALL zstack_tfa.encrypt_all_secrets()');
+is($node->safe_psql('up_data', q{SELECT string_agg(state || ' ' || secrets, ', ' ORDER BY state) FROM zstack_tfa.secret_encryption}),
+	'current key 3',
+	'encrypt_all_secrets encrypts the secrets of 1.0');
+is($node->safe_psql('up_data', $replies), $expected, 'and the replies stay the same');
+like($node->safe_psql('up_data', q{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp('JBSWY3DPEHPK3PXP')])}), qr/"inventory":\{"uuid"/, 'a 2FA login works on the encrypted secret');
+
 $node->stop;
 done_testing();

@@ -1,0 +1,596 @@
+/*
+ * crypto.c
+ *		TOTP secrets encrypted at rest: AES-256-GCM on OpenSSL's libcrypto (the
+ *		only file that includes it), under keys read from the file named by
+ *		zstack_tfa.encryption_key_file.
+ *
+ * A stored secret is either plain base32 (no key configured, or written
+ * before one was) or "zt1:<key id>:<base64 of nonce, ciphertext, tag>".  The
+ * nonce is fresh for every encryption; the associated data binds the key id
+ * and the secret's uuid, so a ciphertext copied onto another row, or given
+ * another key's id, does not decrypt.  Secrets are decrypted only where a
+ * reply or a code check needs them, into buffers the callers wipe.
+ *
+ * The key file holds one key per line, "<id> <64 hex digits>", the first
+ * being the one new secrets are encrypted with; the others still decrypt
+ * (for rotation).  Like PostgreSQL's ssl_key_file it must be a regular file
+ * owned by the server's user (mode 0600 or less) or by root (0640 or less).
+ */
+#include "zstack_tfa.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "crypto.h"
+
+PG_FUNCTION_INFO_V1(secret_text);
+PG_FUNCTION_INFO_V1(seal_secret);
+PG_FUNCTION_INFO_V1(reencrypt_secrets);
+PG_FUNCTION_INFO_V1(encryption_keys);
+
+#define SEALED_PREFIX "zt1:"
+#define KEY_BYTES 32
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+#define MAX_KEYS 64
+#define MAX_KEY_ID 32
+#define MAX_KEY_FILE (64 * 1024)
+#define SETTING "zstack_tfa.encryption_key_file"
+
+typedef struct Key
+{
+	char		id[MAX_KEY_ID + 1];
+	unsigned char bytes[KEY_BYTES];
+} Key;
+
+/* The keys of this backend, as read from the file for one generation. */
+static Key *keys = NULL;
+static int	nkeys = 0;
+static int	keys_generation = -1;
+static EVP_CIPHER_CTX *cipher = NULL;
+
+/* Forget the keys read, wiping them. */
+static void
+ForgetKeys(void)
+{
+	if (keys != NULL)
+	{
+		explicit_bzero(keys, sizeof(Key) * MAX_KEYS);
+		pfree(keys);
+	}
+	keys = NULL;
+	nkeys = 0;
+}
+
+/* Raise a key file problem: the setting named, never a key. */
+static void KeyFileError(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+
+static void
+KeyFileError(const char *fmt,...)
+{
+	va_list		args;
+	char		detail[512];
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	ForgetKeys();
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("zstack_tfa cannot use the key file named by %s", SETTING),
+			 errdetail("%s", detail),
+			 errhint("Fix the file or the setting, then reload the configuration.")));
+	pg_unreachable();
+}
+
+static int
+HexDigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse the key file's text into keys[]; raises for anything malformed. */
+static void
+ParseKeys(char *text, const char *path)
+{
+	int			lineno = 0;
+	char	   *save = NULL;
+
+	keys = MemoryContextAllocZero(TopMemoryContext, sizeof(Key) * MAX_KEYS);
+	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+	{
+		char	   *p = line;
+		char	   *id;
+		size_t		idlen;
+		Key		   *k;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		id = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		idlen = p - id;
+		if (idlen == 0 || idlen > MAX_KEY_ID || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") < idlen)
+			KeyFileError("Line %d of \"%s\" does not start with a key id of 1 to %d letters, digits, '.', '_' or '-'.",
+						 lineno, path, MAX_KEY_ID);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (nkeys == MAX_KEYS)
+			KeyFileError("\"%s\" holds more than %d keys.", path, MAX_KEYS);
+		k = &keys[nkeys];
+		memcpy(k->id, id, idlen);
+		k->id[idlen] = '\0';
+		for (int i = 0; i < nkeys; i++)
+			if (strcmp(keys[i].id, k->id) == 0)
+				KeyFileError("The key id \"%s\" appears twice in \"%s\".", k->id, path);
+		for (int i = 0; i < KEY_BYTES; i++)
+		{
+			int			hi = HexDigit(p[2 * i]);
+			int			lo = hi < 0 ? -1 : HexDigit(p[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				KeyFileError("The key \"%s\" on line %d of \"%s\" is not 64 hexadecimal digits (256 bits).",
+							 k->id, lineno, path);
+			k->bytes[i] = (unsigned char) (hi * 16 + lo);
+		}
+		p += 2 * KEY_BYTES;
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p != '\0')
+			KeyFileError("The key \"%s\" on line %d of \"%s\" is not 64 hexadecimal digits (256 bits).",
+						 k->id, lineno, path);
+		nkeys++;
+	}
+	if (nkeys == 0)
+		KeyFileError("\"%s\" holds no key.", path);
+}
+
+/*
+ * Read the key file if the setting changed since the keys were read (a
+ * reload sets it again).  Checks it as PostgreSQL checks ssl_key_file.
+ */
+static void
+LoadKeys(void)
+{
+	const char *path = zt_encryption_key_file;
+	struct stat st;
+	int			fd;
+	char	   *text;
+	ssize_t		got;
+
+	if (keys_generation == zt_key_file_generation)
+		return;
+	ForgetKeys();
+	keys_generation = -1;
+	if (path == NULL || path[0] == '\0')
+	{
+		keys_generation = zt_key_file_generation;
+		return;
+	}
+	if (stat(path, &st) != 0)
+		KeyFileError("Could not read \"%s\": %m.", path);
+	if (!S_ISREG(st.st_mode))
+		KeyFileError("\"%s\" is not a regular file.", path);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		KeyFileError("\"%s\" must be owned by the database server's user or by root.", path);
+	if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+		KeyFileError("\"%s\" has group or world access; it must have permissions u=rw (0600) or less if owned by the server's user, or u=rw,g=r (0640) or less if owned by root.",
+					 path);
+	if (st.st_size > MAX_KEY_FILE)
+		KeyFileError("\"%s\" is larger than %d bytes.", path, MAX_KEY_FILE);
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		KeyFileError("Could not open \"%s\": %m.", path);
+	text = palloc0(MAX_KEY_FILE + 1);
+	got = read(fd, text, MAX_KEY_FILE);
+	CloseTransientFile(fd);
+	if (got < 0)
+	{
+		pfree(text);
+		KeyFileError("Could not read \"%s\": %m.", path);
+	}
+	PG_TRY();
+	{
+		ParseKeys(text, path);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(text, MAX_KEY_FILE + 1);
+		pfree(text);
+	}
+	PG_END_TRY();
+	keys_generation = zt_key_file_generation;
+}
+
+/* The key with this id, or NULL. */
+static const Key *
+FindKey(const char *id, size_t len)
+{
+	for (int i = 0; i < nkeys; i++)
+		if (strlen(keys[i].id) == len && memcmp(keys[i].id, id, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Is a key configured (zstack_tfa.encryption_key_file set)? */
+bool
+zt_encryption_configured(void)
+{
+	return zt_encryption_key_file != NULL && zt_encryption_key_file[0] != '\0';
+}
+
+/* Is a stored value an encrypted secret? */
+bool
+zt_is_sealed(const char *stored, size_t len)
+{
+	return len > strlen(SEALED_PREFIX) && memcmp(stored, SEALED_PREFIX, strlen(SEALED_PREFIX)) == 0;
+}
+
+/* The associated data: the format, the key id and the secret's uuid. */
+static int
+MakeAad(char *aad, size_t size, const char *key_id, const char *uuid, size_t uuid_len)
+{
+	return snprintf(aad, size, SEALED_PREFIX "%s:%.*s", key_id, (int) uuid_len, uuid);
+}
+
+static EVP_CIPHER_CTX *
+Cipher(void)
+{
+	if (cipher == NULL)
+	{
+		cipher = EVP_CIPHER_CTX_new();
+		if (cipher == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("OpenSSL could not allocate a cipher context")));
+	}
+	return cipher;
+}
+
+static void CryptoFailed(const char *what) pg_attribute_noreturn();
+
+static void
+CryptoFailed(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+			 errmsg("OpenSSL could not %s a TOTP secret", what)));
+	pg_unreachable();
+}
+
+/*
+ * Encrypt a secret for the row with this uuid under the current key:
+ * returns "zt1:<id>:<base64>" (palloc'd).  Raises if no key can be used.
+ */
+char *
+zt_seal_secret(const char *uuid, size_t uuid_len, const char *plain, size_t len)
+{
+	EVP_CIPHER_CTX *ctx = Cipher();
+	unsigned char buf[NONCE_BYTES + ZT_MAX_SECRET_TEXT + TAG_BYTES];
+	char		aad[MAX_KEY_ID + 80];
+	int			aad_len;
+	int			n;
+	int			b64_len;
+	char	   *out;
+	const Key  *key;
+
+	LoadKeys();
+	if (nkeys == 0)
+		KeyFileError("No key is configured.");
+	if (len > ZT_MAX_SECRET_TEXT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a TOTP secret must be at most %d characters", ZT_MAX_SECRET_TEXT)));
+	key = &keys[0];
+	aad_len = MakeAad(aad, sizeof(aad), key->id, uuid, uuid_len);
+	if (!pg_strong_random(buf, NONCE_BYTES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_BYTES, NULL) != 1 ||
+		EVP_EncryptInit_ex(ctx, NULL, NULL, key->bytes, buf) != 1 ||
+		EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *) aad, aad_len) != 1 ||
+		EVP_EncryptUpdate(ctx, buf + NONCE_BYTES, &n, (const unsigned char *) plain, (int) len) != 1 ||
+		EVP_EncryptFinal_ex(ctx, buf + NONCE_BYTES + n, &n) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, buf + NONCE_BYTES + len) != 1)
+		CryptoFailed("encrypt");
+	n = NONCE_BYTES + (int) len + TAG_BYTES;
+	b64_len = pg_b64_enc_len(n);
+	out = palloc(strlen(SEALED_PREFIX) + strlen(key->id) + 1 + b64_len + 1);
+	b64_len = pg_b64_encode((const char *) buf, n,
+							out + sprintf(out, SEALED_PREFIX "%s:", key->id), b64_len);
+	out[strlen(SEALED_PREFIX) + strlen(key->id) + 1 + b64_len] = '\0';
+	explicit_bzero(buf, sizeof(buf));
+	return out;
+}
+
+/*
+ * The secret of a stored value, into out (room for ZT_MAX_SECRET_TEXT + 1):
+ * decrypted if it is encrypted, copied if it is plain.  Returns its length.
+ * A value that does not decrypt (a key missing from the file, a wrong key,
+ * a ciphertext from another row) raises an error naming the setting: never
+ * a wrong secret, so never a wrong code.  Callers wipe out after use.
+ */
+size_t
+zt_open_secret(const char *uuid, size_t uuid_len, const char *stored, size_t len,
+			   char *out)
+{
+	EVP_CIPHER_CTX *ctx;
+	const char *id;
+	const char *colon;
+	const Key  *key;
+	char		aad[MAX_KEY_ID + 80];
+	int			aad_len;
+	unsigned char buf[NONCE_BYTES + ZT_MAX_SECRET_TEXT + TAG_BYTES + 3];
+	int			n;
+	int			plain_len;
+
+	if (!zt_is_sealed(stored, len))
+	{
+		if (len > ZT_MAX_SECRET_TEXT)
+			len = ZT_MAX_SECRET_TEXT;
+		memcpy(out, stored, len);
+		out[len] = '\0';
+		return len;
+	}
+	LoadKeys();
+	id = stored + strlen(SEALED_PREFIX);
+	colon = memchr(id, ':', len - strlen(SEALED_PREFIX));
+	if (colon == NULL || colon - id > MAX_KEY_ID)
+		KeyFileError("A stored TOTP secret is damaged (no key id).");
+	key = FindKey(id, colon - id);
+	if (key == NULL)
+		KeyFileError("A TOTP secret is encrypted under the key \"%.*s\", which is not in the key file.",
+					 (int) (colon - id), id);
+	n = pg_b64_dec_len((int) (stored + len - colon - 1));
+	if (n > (int) sizeof(buf))
+		KeyFileError("A stored TOTP secret is damaged (too long).");
+	n = pg_b64_decode(colon + 1, (int) (stored + len - colon - 1), (char *) buf, (int) sizeof(buf));
+	if (n < NONCE_BYTES + TAG_BYTES + 1)
+		KeyFileError("A stored TOTP secret is damaged (too short).");
+	plain_len = n - NONCE_BYTES - TAG_BYTES;
+	aad_len = MakeAad(aad, sizeof(aad), key->id, uuid, uuid_len);
+	ctx = Cipher();
+	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_BYTES, NULL) != 1 ||
+		EVP_DecryptInit_ex(ctx, NULL, NULL, key->bytes, buf) != 1 ||
+		EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *) aad, aad_len) != 1 ||
+		EVP_DecryptUpdate(ctx, (unsigned char *) out, &n, buf + NONCE_BYTES, plain_len) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, buf + NONCE_BYTES + plain_len) != 1 ||
+		EVP_DecryptFinal_ex(ctx, (unsigned char *) out + n, &n) != 1)
+	{
+		explicit_bzero(out, ZT_MAX_SECRET_TEXT + 1);
+		explicit_bzero(buf, sizeof(buf));
+		KeyFileError("A TOTP secret does not decrypt with the key \"%s\": the key is not the one it was encrypted with, or the value was altered or copied from another row.",
+					 key->id);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	out[plain_len] = '\0';
+	return (size_t) plain_len;
+}
+
+/*
+ * secret_text(uuid, stored): the secret of a stored value.  Not granted to
+ * anyone: the query functions use it (as the tables' owner) for conditions
+ * and sorts on "secret", and a DBA may.
+ */
+static Datum
+SecretText(PG_FUNCTION_ARGS)
+{
+	text	   *uuid = PG_GETARG_TEXT_PP(0);
+	text	   *stored = PG_GETARG_TEXT_PP(1);
+	char		plain[ZT_MAX_SECRET_TEXT + 1];
+	size_t		len = zt_open_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid),
+									 VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), plain);
+	text	   *result = cstring_to_text_with_len(plain, (int) len);
+
+	explicit_bzero(plain, sizeof(plain));
+	PG_RETURN_TEXT_P(result);
+}
+
+/* SQL entry point of SecretText, its caller's statement kept out of the log. */
+Datum
+secret_text(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, SecretText);
+}
+
+/*
+ * The trigger of zstack_tfa.secret (BEFORE INSERT OR UPDATE OF secret, uuid):
+ * with a key configured, no secret is written in plain text.  A plain one is
+ * encrypted under the current key; an encrypted one whose row changes its
+ * uuid is encrypted again for the new uuid; any other encrypted value is
+ * left as it is (a restore, a rotation's own work).
+ */
+static Datum
+SealSecret(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	int			secret_col;
+	int			uuid_col;
+	bool		isnull;
+	Datum		d;
+	text	   *stored;
+	text	   *uuid;
+	char	   *sealed = NULL;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "seal_secret() must be a BEFORE ROW trigger");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	if (!zt_encryption_configured())
+		return PointerGetDatum(tup);
+	secret_col = SPI_fnumber(desc, "secret");
+	uuid_col = SPI_fnumber(desc, "uuid");
+	d = heap_getattr(tup, secret_col, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tup);
+	stored = DatumGetTextPP(d);
+	uuid = DatumGetTextPP(heap_getattr(tup, uuid_col, desc, &isnull));
+	if (isnull)
+		return PointerGetDatum(tup);
+	if (!zt_is_sealed(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored)))
+	{
+		/* the table's CHECK sees the ciphertext: check the secret here */
+		const char *p = VARDATA_ANY(stored);
+		size_t		len = VARSIZE_ANY_EXHDR(stored);
+
+		if (len < 16 || len > ZT_MAX_SECRET_TEXT || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") < len)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("a TOTP secret must be 16 to %d characters of base32 (A-Z, 2-7)",
+							ZT_MAX_SECRET_TEXT)));
+		sealed = zt_seal_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid),
+								VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	old = td->tg_trigtuple;
+		text	   *old_uuid = DatumGetTextPP(heap_getattr(old, uuid_col, desc, &isnull));
+		text	   *old_stored = DatumGetTextPP(heap_getattr(old, secret_col, desc, &isnull));
+
+		if (!isnull && VARSIZE_ANY_EXHDR(old_stored) == VARSIZE_ANY_EXHDR(stored) &&
+			memcmp(VARDATA_ANY(old_stored), VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored)) == 0 &&
+			(VARSIZE_ANY_EXHDR(old_uuid) != VARSIZE_ANY_EXHDR(uuid) ||
+			 memcmp(VARDATA_ANY(old_uuid), VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid)) != 0))
+		{
+			char		plain[ZT_MAX_SECRET_TEXT + 1];
+			size_t		len = zt_open_secret(VARDATA_ANY(old_uuid), VARSIZE_ANY_EXHDR(old_uuid),
+											 VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), plain);
+
+			sealed = zt_seal_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid), plain, len);
+			explicit_bzero(plain, sizeof(plain));
+		}
+	}
+	if (sealed != NULL)
+	{
+		Datum		value = CStringGetTextDatum(sealed);
+		bool		nulls = false;
+
+		tup = heap_modify_tuple_by_cols(tup, desc, 1, &secret_col, &value, &nulls);
+		/* the plain text the caller passed stays in its own memory only */
+	}
+	return PointerGetDatum(tup);
+}
+
+/* SQL entry point of SealSecret, its caller's statement kept out of the log. */
+Datum
+seal_secret(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, SealSecret);
+}
+
+/*
+ * reencrypt_secrets(batch_size DEFAULT 1000): encrypt up to batch_size
+ * secrets that are plain or under another key than the current one, and
+ * return how many; 0 means every secret is under the current key.  Rows
+ * busy with a login are skipped (SKIP LOCKED) and taken by a later call, so
+ * a rotation runs alongside logins and queries; call it until it returns 0
+ * (README shows a loop that commits each batch).
+ */
+static Datum
+ReencryptSecrets(PG_FUNCTION_ARGS)
+{
+	int32		batch = PG_GETARG_INT32(0);
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	int64		done = 0;
+	SPITupleTable *tt;
+	uint64		found;
+
+	if (batch < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1")));
+	LoadKeys();
+	if (nkeys == 0)
+		KeyFileError("No key is configured: set %s to a key file first.", SETTING);
+	values[0] = CStringGetTextDatum(psprintf(SEALED_PREFIX "%s:%%", keys[0].id));
+	values[1] = Int32GetDatum(batch);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT uuid, secret FROM zstack_tfa.secret WHERE secret NOT LIKE $1"
+							  " LIMIT $2 FOR UPDATE SKIP LOCKED",
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "secret lookup failed");
+	tt = SPI_tuptable;
+	found = SPI_processed;
+	for (uint64 i = 0; i < found; i++)
+	{
+		char	   *uuid = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		char	   *stored = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
+		char		plain[ZT_MAX_SECRET_TEXT + 1];
+		size_t		len = zt_open_secret(uuid, strlen(uuid), stored, strlen(stored), plain);
+		Oid			utypes[2] = {TEXTOID, TEXTOID};
+		Datum		uvalues[2];
+
+		uvalues[0] = CStringGetTextDatum(uuid);
+		uvalues[1] = CStringGetTextDatum(zt_seal_secret(uuid, strlen(uuid), plain, len));
+		explicit_bzero(plain, sizeof(plain));
+		if (SPI_execute_with_args("UPDATE zstack_tfa.secret SET secret = $2 WHERE uuid = $1",
+								  2, utypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "secret update failed");
+		done++;
+	}
+	SPI_finish();
+	PG_RETURN_INT64(done);
+}
+
+/* SQL entry point of ReencryptSecrets, its caller's statement kept out of the log. */
+Datum
+reencrypt_secrets(PG_FUNCTION_ARGS)
+{
+	return zt_hiding_statement(fcinfo, ReencryptSecrets);
+}
+
+/*
+ * encryption_keys(): the ids of the keys in the key file, the current one
+ * (which new secrets are encrypted with) first.  Never a key.
+ */
+Datum
+encryption_keys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	LoadKeys();
+	for (int i = 0; i < nkeys; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(keys[i].id);
+		values[1] = BoolGetDatum(i == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
