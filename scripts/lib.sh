@@ -121,8 +121,15 @@ zt_run_tap() {
 	echo "zstack_tfa.encryption_key_file = '$dir/zstack_tfa.keys'" >"$dir/temp.conf"
 	chmod -R a+rX "$dir"
 	chmod 600 "$dir/zstack_tfa.keys"
-	[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
+	local foreign=""
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R postgres:postgres "$dir"
+		# a valid key file of another user's, which the server must refuse
+		foreign="$dir/foreign.keys"
+		zt_make_key_file "$foreign" && chown nobody "$foreign"
+	fi
 	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" TEMP_CONFIG="$dir/temp.conf" \
+		ZT_FOREIGN_KEY_FILE="$foreign" \
 		PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
 		PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
 		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1

@@ -74,6 +74,8 @@ $plain->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = ''");
 $plain->start;
 $plain->safe_psql('postgres', $setup);
 my $plain_replies = $plain->safe_psql('postgres', $calls);
+my ($rc, $out, $err) = $plain->psql('postgres', 'SELECT zstack_tfa.reencrypt_secrets()');
+like($err, qr/No key is configured: set zstack_tfa\.encryption_key_file/, 'without a key, reencrypt_secrets names the setting to set');
 $plain->stop;
 
 key_file("$tmp/keys", 'k2026a');
@@ -147,7 +149,7 @@ is($node->safe_psql('restored', q{SELECT zstack_tfa.get_two_factor_authenticatio
 	$secrets[19], 'and the restored copy decrypts them');
 
 # a ciphertext copied onto another row does not decrypt
-my ($rc, $out, $err) = $node->psql('postgres', q{
+($rc, $out, $err) = $node->psql('postgres', q{
 	UPDATE zstack_tfa.secret SET secret = (SELECT secret FROM zstack_tfa.secret WHERE uuid = 'f0000000000000000000000000000001')
 	WHERE uuid = 'f0000000000000000000000000000003';
 	SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001', '{uuid=f0000000000000000000000000000003}');
@@ -156,6 +158,38 @@ like($err, qr/does not decrypt with the key "k2026a".*copied from another row/s,
 unlike($out, qr/JBSWY3DPEHPK3PXP/, '... and shows nothing');
 $node->safe_psql('postgres', q{UPDATE zstack_tfa.secret SET secret = 'NB2HI4DTHIXS653XONSWG4TFOQQGM33S'
 	WHERE uuid = 'f0000000000000000000000000000003'});
+
+# a damaged stored value is an error that says what is wrong, never a secret
+for my $case (
+	[ q{'zt1:k2026a'}, qr/damaged \(no key id\)/, 'no key id' ],
+	[ q{'zt1:' || repeat('k', 40) || ':AAAA'}, qr/damaged \(no key id\)/, 'a key id too long' ],
+	[ q{'zt1:k2027:' || repeat('A', 80)}, qr/under the key "k2027", which is not in the key file/, 'a key id not in the file' ],
+	[ q{'zt1:k2026a:' || repeat('A', 39) || '@'}, qr/damaged \(not base64\)/, 'a character outside base64' ],
+	[ q{'zt1:k2026a:' || repeat('A', 38) || '=A'}, qr/damaged \(not base64\)/, 'padding inside' ],
+	[ q{'zt1:k2026a:' || repeat('A', 39)}, qr/damaged \(not base64\)/, 'a length not a multiple of 4' ],
+	[ q{'zt1:k2026a:AAAA'}, qr/damaged \(too short\)/, 'too few bytes' ],
+	[ q{'zt1:k2026a:' || repeat('A', 4000)}, qr/damaged \(too long\)/, 'too many bytes' ],
+	[ q{overlay(secret PLACING CASE WHEN substr(secret, 20, 1) = 'A' THEN 'B' ELSE 'A' END FROM 20 FOR 1)},
+	  qr/does not decrypt with the key "k2026a"/, 'one character altered' ])
+{
+	my ($expr, $want, $what) = @$case;
+	($rc, $out, $err) = $node->psql('postgres',
+		"SELECT zstack_tfa.secret_text(uuid, $expr) FROM zstack_tfa.secret WHERE uuid = 'f0000000000000000000000000000001'");
+	like($err, $want, "a stored secret with $what: an error that says so");
+	is($out, '', "... with $what, nothing shown");
+}
+# (a backend's keyed cipher context decrypts on after one that failed)
+($rc, $out, $err) = $node->psql('postgres', q{
+	SELECT zstack_tfa.secret_text(uuid, overlay(secret PLACING CASE WHEN substr(secret, 20, 1) = 'A' THEN 'B' ELSE 'A' END FROM 20 FOR 1))
+		FROM zstack_tfa.secret WHERE uuid = 'f0000000000000000000000000000001';
+	SELECT zstack_tfa.secret_text(uuid, secret) FROM zstack_tfa.secret WHERE uuid = 'f0000000000000000000000000000001';
+}, on_error_stop => 0);
+is($out, 'JBSWY3DPEHPK3PXPMFRGGZDFMZTWQ2LK', 'after a value that does not decrypt, the same session decrypts the next');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT zstack_tfa.reencrypt_secrets(0)});
+like($err, qr/batch_size must be at least 1/, 'reencrypt_secrets(0) is refused');
+($rc, $out, $err) = $node->psql('postgres', q{UPDATE zstack_tfa.secret SET secret = 'JBSWY3DPEHPK3PX1' WHERE uuid = 'f0000000000000000000000000000001'});
+like($err, qr/a TOTP secret must be 16 to \d+ characters of base32/, 'a secret that is not base32 is refused before it is encrypted');
+unlike($err, qr/JBSWY3DPEHPK3PX1/, '... without echoing it');
 
 # the key file: others may not read it; missing or wrong keys are errors
 # that name the setting, never a wrong secret or a wrong code
@@ -180,6 +214,46 @@ unlike($out, qr/ID\.2002/, '... never a wrong code');
 	INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid) VALUES
 	('f00000000000000000000000000000ff', 'JBSWY3DPEHPK3PXP', 'a00000000000000000000000000000ff', 'AccountVO', 'a00000000000000000000000000000ff')});
 is($rc, 0, 'a wrong key still encrypts new secrets (the file is valid)');
+
+# every way a key file can be malformed is an error naming the setting and
+# the problem, and echoing no key
+my $hex = 'ab' x 32;
+for my $case (
+	[ "bad/id $hex\n", qr/Line 1 of .* does not start with a key id/, 'a key id with a slash' ],
+	[ ('k' x 33) . " $hex\n", qr/Line 1 of .* does not start with a key id of 1 to 32/, 'a key id too long' ],
+	[ "# keys\n\nk1 $hex\nk1 $hex\n", qr/The key id "k1" appears twice/, 'an id twice' ],
+	[ "k1 " . ('ab' x 31) . "\n", qr/The key "k1" on line 1 of .* is not 64 hexadecimal digits/, 'a short key' ],
+	[ "k1 ${hex}ab\n", qr/The key "k1" on line 1 of .* is not 64 hexadecimal digits/, 'a long key' ],
+	[ "k1 " . ('zz' x 32) . "\n", qr/The key "k1" on line 1 of .* is not 64 hexadecimal digits/, 'a key not hex' ],
+	[ join('', map { "k$_ $hex\n" } 1 .. 65), qr/holds more than 64 keys/, '65 keys' ],
+	[ "# no keys yet\n", qr/holds no key/, 'no key' ],
+	[ ('#' x 70000) . "\n", qr/is larger than 65536 bytes/, 'a file over 64 kB' ])
+{
+	my ($text, $want, $what) = @$case;
+	open my $fh, '>', "$tmp/bad" or die;
+	print $fh $text;
+	close $fh;
+	chmod 0600, "$tmp/bad";
+	$node->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = '$tmp/bad'");
+	$node->reload;
+	($rc, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM zstack_tfa.encryption_keys()');
+	like($err, qr/zstack_tfa\.encryption_key_file.*$want/s, "a key file with $what is refused, saying why");
+	unlike($err, qr/abababab|zzzzzzzz/, "... with $what, no key echoed");
+}
+mkdir "$tmp/keydir";
+$node->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = '$tmp/keydir'");
+$node->reload;
+($rc, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM zstack_tfa.encryption_keys()');
+like($err, qr/is not a regular file/, 'a directory is not a key file');
+SKIP:
+{
+	# (the test command, as root, leaves a key file owned by nobody)
+	skip 'no key file owned by another user (run as root to test)', 1 unless $ENV{ZT_FOREIGN_KEY_FILE};
+	$node->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = '$ENV{ZT_FOREIGN_KEY_FILE}'");
+	$node->reload;
+	($rc, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM zstack_tfa.encryption_keys()');
+	like($err, qr/must be owned by the database server's user or by root/, 'a key file owned by another user is refused');
+}
 $node->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = '$tmp/keys'");
 $node->reload;
 
