@@ -5,21 +5,31 @@ CREATE SCHEMA IF NOT EXISTS bench;
 CREATE OR REPLACE FUNCTION bench.zdate(timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT to_char($1, 'Mon FMDD, YYYY FMHH12:MI:SS AM') $$;
 
--- one inventory object in ZStack's exact bytes: keys in order, no spaces
--- (json_build_object would write " : "), values escaped by to_json; every
--- column is NOT NULL, so there is nothing to strip
+-- one inventory object in ZStack's exact bytes: keys in the SDK class's
+-- order, no spaces (json_build_object would write " : "), values escaped by
+-- to_json; every column is NOT NULL, so there is nothing to strip.  The
+-- secret as stored: the baseline database holds its secrets plain.
 CREATE OR REPLACE FUNCTION bench.inventory(s zstack_tfa.secret) RETURNS text
 LANGUAGE sql STABLE AS $$
 	SELECT '{"uuid":' || to_json(s.uuid::text) || ',"secret":' || to_json(s.secret)
 		|| ',"userUuid":' || to_json(s.user_uuid::text) || ',"userType":' || to_json(s.user_type::text)
-		|| ',"createDate":' || to_json(bench.zdate(s.create_date)) || ',"lastOpDate":' || to_json(bench.zdate(s.last_op_date))
-		|| ',"status":' || to_json(s.status::text) || '}'
+		|| ',"status":' || to_json(s.status::text)
+		|| ',"createDate":' || to_json(bench.zdate(s.create_date)) || ',"lastOpDate":' || to_json(bench.zdate(s.last_op_date)) || '}'
+$$;
+
+-- the "schema" member of a reply with n inventories, as ZStack's
+-- JsonSchemaBuilder writes it: the last inventory first
+CREATE OR REPLACE FUNCTION bench.schema(n bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT '{' || coalesce(string_agg(format('"inventories[%s]":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationInventory",'
+		'"inventories[%s].status":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretStatus"', i, i), ',' ORDER BY i DESC), '') || '}'
+	FROM generate_series(0, n - 1) i
 $$;
 
 -- the ID.1001 envelope as ZStack writes it
 CREATE OR REPLACE FUNCTION bench.id1001() RETURNS json
 LANGUAGE sql IMMUTABLE AS $$
-	SELECT '{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"no such session, or it has expired"}}'::json
+	SELECT '{"error":{"code":"ID.1001","description":"The session is invalid, either wrong session id or the session has been expired","details":"Session expired"}}'::json
 $$;
 
 -- the reply for GET .../secrets?q=<conditions>: session check with the
@@ -29,11 +39,11 @@ RETURNS TABLE (account_uuid text, is_admin boolean)
 LANGUAGE sql AS $$
 	WITH s AS (
 		SELECT s.uuid, s.account_uuid, a.type = 'SystemAdmin' AS is_admin,
-			s.expired_date < now() + interval '7140 seconds' AS stale
+			s.expired_date < clock_timestamp() + interval '7140 seconds' AS stale
 		FROM zstack_tfa.session s JOIN zstack_tfa.account a ON a.uuid = s.account_uuid
-		WHERE s.uuid = session_uuid AND s.expired_date > now()),
+		WHERE s.uuid = session_uuid AND s.expired_date > clock_timestamp()),
 	renew AS (
-		UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, now() + interval '7200 seconds')
+		UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, clock_timestamp() + interval '7200 seconds')
 		FROM s WHERE t.uuid = s.uuid AND s.stale)
 	SELECT account_uuid, is_admin FROM s
 $$;
@@ -41,9 +51,9 @@ $$;
 CREATE OR REPLACE FUNCTION bench.by_uuid(session_uuid text, secret_uuid text) RETURNS json
 LANGUAGE sql AS $$
 	SELECT CASE WHEN c.account_uuid IS NULL THEN bench.id1001()
-	ELSE ('{"inventories":[' || coalesce((
-		SELECT string_agg(bench.inventory(x), ',') FROM zstack_tfa.secret x
-		WHERE x.uuid = secret_uuid AND (c.is_admin OR x.account_uuid = c.account_uuid)), '') || ']}')::json END
+	ELSE (SELECT ('{"schema":' || bench.schema(count(*)) || ',"inventories":['
+		|| coalesce(string_agg(bench.inventory(x), ','), '') || ']}')::json FROM zstack_tfa.secret x
+		WHERE x.uuid = secret_uuid AND (c.is_admin OR x.account_uuid = c.account_uuid)) END
 	FROM (SELECT * FROM bench.caller(session_uuid) RIGHT JOIN (VALUES (1)) one ON true) c
 $$;
 
@@ -52,11 +62,11 @@ $$;
 CREATE OR REPLACE FUNCTION bench.page(session_uuid text, page_size int) RETURNS json
 LANGUAGE sql AS $$
 	SELECT CASE WHEN c.account_uuid IS NULL THEN bench.id1001()
-	ELSE ('{"inventories":[' || coalesce((
-		SELECT string_agg(bench.inventory(x), ',' ORDER BY x.create_date, x.uuid) FROM (
+	ELSE (SELECT ('{"schema":' || bench.schema(count(*)) || ',"inventories":['
+		|| coalesce(string_agg(bench.inventory(x), ',' ORDER BY x.create_date, x.uuid), '') || ']}')::json FROM (
 			SELECT * FROM zstack_tfa.secret x WHERE x.status = 'Logined'
 			AND (c.is_admin OR x.account_uuid = c.account_uuid)
-			ORDER BY x.create_date, x.uuid LIMIT page_size) x), '') || ']}')::json END
+			ORDER BY x.create_date, x.uuid LIMIT page_size) x) END
 	FROM (SELECT * FROM bench.caller(session_uuid) RIGHT JOIN (VALUES (1)) one ON true) c
 $$;
 

@@ -51,3 +51,9 @@ SELECT zstack_tfa.reset_two_factor_authentication_secret(:'alice_session', 'bob'
 \pset tuples_only off
 SELECT account_name, user_name, user_type, status, last_login_date IS NOT NULL AS logged_in, failed_attempts, locked
 FROM zstack_tfa.two_factor_report ORDER BY account_name, user_name;
+
+\echo '\n== encryption at rest (zstack_tfa.encryption_key_file): the table holds ciphertext, the replies the secret'
+SELECT key_id, state, secrets FROM zstack_tfa.secret_encryption ORDER BY key_id;
+SELECT left(s.secret, 40) || '...' AS stored_in_the_table,
+	zstack_tfa.get_two_factor_authentication_secret('partner', 'partner-password')->'inventory'->>'secret' AS partner_gets
+FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid WHERE a.name = 'partner';

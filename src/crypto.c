@@ -292,7 +292,7 @@ MakeAad(char *aad, const char *key_id, const char *uuid, size_t uuid_len)
 /*
  * Decode len bytes of base64 (RFC 4648, padded) into out (room for size
  * bytes); -1 when they are not base64 or do not fit.  A table per byte:
- * PostgreSQL's pg_b64_decode took a fifth of a decryption.
+ * PostgreSQL's pg_b64_decode took a third of a decryption.
  */
 static int
 Base64Decode(const char *in, size_t len, unsigned char *out, size_t size)
