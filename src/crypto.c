@@ -111,18 +111,6 @@ KeyFileError(const char *fmt,...)
 	pg_unreachable();
 }
 
-static int
-HexDigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse the key file's text into keys[]; raises for anything malformed. */
 static void
 ParseKeys(char *text, const char *path)
@@ -162,8 +150,8 @@ ParseKeys(char *text, const char *path)
 				KeyFileError("The key id \"%s\" appears twice in \"%s\".", k->id, path);
 		for (int i = 0; i < KEY_BYTES; i++)
 		{
-			int			hi = HexDigit(p[2 * i]);
-			int			lo = hi < 0 ? -1 : HexDigit(p[2 * i + 1]);
+			int			hi = zt_hex_value(p[2 * i]);
+			int			lo = hi < 0 ? -1 : zt_hex_value(p[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				KeyFileError("The key \"%s\" on line %d of \"%s\" is not 64 hexadecimal digits (256 bits).",

@@ -360,8 +360,9 @@ zt_next_query_param(const char **pos, const char *end, const char **name,
 	return true;
 }
 
-static int
-HexValue(char c)
+/* The value of a hexadecimal digit (either case), or -1. */
+int
+zt_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -392,8 +393,8 @@ zt_percent_decode(const char *in, size_t len, bool plus_is_space, char *out,
 
 			if (i + 2 >= len)
 				return false;
-			hi = HexValue(in[i + 1]);
-			lo = HexValue(in[i + 2]);
+			hi = zt_hex_value(in[i + 1]);
+			lo = zt_hex_value(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			out[n++] = (char) (hi * 16 + lo);

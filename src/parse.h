@@ -76,6 +76,7 @@ extern void zt_trim(const char **s, size_t *len);
 extern bool zt_parse_bool(const char *s, size_t len);
 extern bool zt_parse_int(const char *s, size_t len, int *out);
 extern bool zt_is_uuid(const char *s, size_t len);
+extern int	zt_hex_value(char c);
 
 /* The REST layer: raw query strings, Authorization, system tags. */
 extern bool zt_next_query_param(const char **pos, const char *end,
