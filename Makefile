@@ -55,17 +55,11 @@ fuzz/build/fuzz_qrcode: fuzz/fuzz_qrcode.c fuzz/fuzz_common.h src/qrcode.c src/q
 .PHONY: fuzz-build fuzz
 fuzz-build: $(FUZZ_TARGETS:%=fuzz/build/fuzz_%)
 
-# Each target fuzzes from its seed corpus (new inputs go to a scratch folder,
-# so the repository is not touched) after replaying its kept regressions.
+# Each target replays its kept regressions, then fuzzes from its seed corpus
+# (scripts/fuzz_one.sh), one target per core at a time.
+FUZZ_JOBS ?= $(shell nproc)
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-		scratch=$$(mktemp -d); \
-		./fuzz/build/fuzz_$$t -runs=0 fuzz/regressions/$$t fuzz/corpus/$$t >/dev/null 2>&1 || exit 1; \
-		./fuzz/build/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-			-artifact_prefix=fuzz/regressions/$$t/ $$scratch fuzz/corpus/$$t 2>&1 | grep -E 'Done|stat::number_of_executed_units|ERROR' ; \
-		rc=$${PIPESTATUS[0]}; rm -rf $$scratch; [ $$rc -eq 0 ] || { echo "fuzz_$$t failed"; exit 1; }; \
-		echo "ok - fuzz_$$t"; \
-	done
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} bash scripts/fuzz_one.sh {} $(FUZZ_SECONDS)
 
 # Static analysis of src/: both must be silent.
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)

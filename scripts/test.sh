@@ -14,9 +14,12 @@ zt_start_cluster || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
-count() { # count NAME PASSED FAILED
-	echo "== $1: $2 passed, $3 failed"
+stage_start=$SECONDS
+echo "== set-up (packages, build, cluster): $SECONDS s"
+count() { # count NAME PASSED FAILED, with the seconds the stage took
+	echo "== $1: $2 passed, $3 failed ($((SECONDS - stage_start)) s)"
 	passed=$((passed + $2)); failed=$((failed + $3))
+	stage_start=$SECONDS
 }
 
 # 1. unit tests of the backend-free parsers
