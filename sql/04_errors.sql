@@ -2,17 +2,7 @@
 -- function returns the ZStack envelope, the set-returning function raises
 -- with the ZStack code first and the SQLSTATE of SPEC §2.  No secret or
 -- session uuid is ever echoed back.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ' ' || SQLERRM || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\i sql/include/err.sql
 CREATE FUNCTION pg_temp.j(session text, conditions text[] DEFAULT '{}',
 	"limit" int DEFAULT 1000, start int DEFAULT 0, sort text DEFAULT NULL,
 	fields text[] DEFAULT NULL) RETURNS json

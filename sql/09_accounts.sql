@@ -1,17 +1,7 @@
 -- Accounts, IAM2 users, passwords and logins with 2FA disabled: the session
 -- reply, the one ID.1000 answer for every bad credential, and the errors of
 -- the account functions.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ' ' || SQLERRM || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\i sql/include/err.sql
 
 -- a new account: a ZStack uuid back, a salted slow hash stored, never the password
 SELECT zstack_tfa.create_account('dave', 'dave-password') AS dave \gset

@@ -3,17 +3,7 @@
 -- 15_hidden_rows, the log and the plans are TAP tests).
 SET timezone = 'UTC';
 SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ' ' || SQLERRM || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\i sql/include/err.sql
 
 -- 1. The management role cannot mint a SystemAdmin: creating one is a
 -- superuser's act, also when a superuser has switched to that role

@@ -1,16 +1,6 @@
 -- Enrolment QR codes: what each drawing is (decoding them is t/010_qrcode.pl),
 -- the errors of bad input, and the REST route with the secret fetch's rules.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ' ' || SQLERRM || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\i sql/include/err.sql
 
 -- the three drawings of one URI: an SVG document, a PNG, half blocks; the
 -- same input always draws the same image
