@@ -4,7 +4,12 @@
 # Source it; it sets ZT_ROOT to the repository root.
 
 ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+# The PostgreSQL 15 tree; ZT_PG_ROOT puts it under another root (a private
+# copy of the Debian files, so that two builds can be installed side by side)
+ZT_PG_ROOT=${ZT_PG_ROOT:-}
+PGBIN=$ZT_PG_ROOT/usr/lib/postgresql/15/bin
+ZT_PGXS_DIR=$ZT_PG_ROOT/usr/lib/postgresql/15/lib/pgxs
+export PG_CONFIG=$PGBIN/pg_config
 
 # Run a command as root: directly when we are root, else through sudo.
 zt_as_root() {
@@ -34,7 +39,7 @@ zt_install_deps() {
 zt_build_install() {
 	make -C "$ZT_ROOT" -s clean >/dev/null
 	make -C "$ZT_ROOT" -s ZT_WERROR=-Werror >/dev/null
-	zt_as_root make -C "$ZT_ROOT" -s install >/dev/null
+	zt_as_root make -C "$ZT_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
 # Run a command as the cluster's owner (postgres when we are root).
@@ -130,8 +135,8 @@ zt_run_tap() {
 	fi
 	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" TEMP_CONFIG="$dir/temp.conf" \
 		ZT_FOREIGN_KEY_FILE="$foreign" \
-		PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
-		PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+		PERL5LIB="$ZT_PGXS_DIR/src/test/perl" \
+		PG_REGRESS="$ZT_PGXS_DIR/src/test/regress/pg_regress" \
 		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1
 	local rc=$?
 	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log "$dir"/tmp_check/log/regress_log_* >>"$log" 2>/dev/null
