@@ -88,6 +88,7 @@ InsertPrincipal(const char *sql, int nargs, Oid *types, Datum *values,
 static Datum
 CreateAccount(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *name = zt_text_arg(fcinfo, 0, "name");
 	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	char		uuid[33];
@@ -118,7 +119,7 @@ CreateAccount(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(zt_password_verifier(password));
 	values[3] = CStringGetTextDatum(type);
 
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	InsertPrincipal("INSERT INTO zstack_tfa.account (uuid, name, password_hash, type)"
 					" VALUES ($1, $2, $3, $4::zstack_tfa.account_type)"
 					" ON CONFLICT (name) DO NOTHING RETURNING uuid",
@@ -131,7 +132,7 @@ CreateAccount(PG_FUNCTION_ARGS)
 		zt_load_principal(name, false, &p);
 		zt_ensure_secret(&p);
 	}
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_TEXT_P(cstring_to_text(uuid));
 }
 
@@ -146,6 +147,7 @@ create_account(PG_FUNCTION_ARGS)
 static Datum
 CreateIam2VirtualId(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *account_name = zt_text_arg(fcinfo, 0, "account_name");
 	char	   *name = zt_text_arg(fcinfo, 1, "name");
 	char	   *password = zt_text_arg(fcinfo, 2, "password");
@@ -161,7 +163,7 @@ CreateIam2VirtualId(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(zt_password_verifier(password));
 	values[3] = CStringGetTextDatum(account_name);
 
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (SPI_execute_with_args("SELECT 1 FROM zstack_tfa.account WHERE name = $1 FOR KEY SHARE",
 							  1, &types[3], &values[3], NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "account lookup failed");
@@ -175,7 +177,7 @@ CreateIam2VirtualId(PG_FUNCTION_ARGS)
 					" SELECT $1, $2, $3, a.uuid FROM zstack_tfa.account a WHERE a.name = $4"
 					" ON CONFLICT (name) DO NOTHING RETURNING uuid",
 					4, types, values, "IAM2 virtual ID", name);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_TEXT_P(cstring_to_text(uuid));
 }
 
@@ -190,6 +192,7 @@ create_iam2_virtual_id(PG_FUNCTION_ARGS)
 static Datum
 SetAccountPassword(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *name = zt_text_arg(fcinfo, 0, "name");
 	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	Oid			types[2] = {TEXTOID, TEXTOID};
@@ -199,7 +202,7 @@ SetAccountPassword(PG_FUNCTION_ARGS)
 	CheckNewName("account", name, password);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(zt_password_verifier(password));
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (SPI_execute_with_args("UPDATE zstack_tfa.account SET password_hash = $2,"
 							  " last_op_date = pg_catalog.now() WHERE name = $1",
 							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
@@ -209,7 +212,7 @@ SetAccountPassword(PG_FUNCTION_ARGS)
 		zt_fail(&f, ZT_ERR_SYS_1007, "no account named \"%s\"", zt_clip(name, strlen(name), 64));
 		zt_raise(&f);
 	}
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_VOID();
 }
 

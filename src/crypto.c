@@ -625,6 +625,7 @@ seal_secret(PG_FUNCTION_ARGS)
 static Datum
 ReencryptSecrets(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	int32		batch = PG_GETARG_INT32(0);
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
@@ -641,7 +642,7 @@ ReencryptSecrets(PG_FUNCTION_ARGS)
 		KeyFileError("No key is configured: set %s to a key file first.", SETTING);
 	values[0] = CStringGetTextDatum(psprintf(SEALED_PREFIX "%s:%%", keys[0].id));
 	values[1] = Int32GetDatum(batch);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (SPI_execute_with_args("SELECT uuid, secret FROM zstack_tfa.secret WHERE secret NOT LIKE $1"
 							  " LIMIT $2 FOR UPDATE SKIP LOCKED",
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -665,7 +666,7 @@ ReencryptSecrets(PG_FUNCTION_ARGS)
 			elog(ERROR, "secret update failed");
 		done++;
 	}
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_INT64(done);
 }
 

@@ -103,6 +103,7 @@ CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
 void
 zt_failure_worker_main(Datum main_arg)
 {
+	int			spi_level;
 	dsm_segment *seg;
 	FailureJob *job;
 	Principal	p;
@@ -127,12 +128,12 @@ zt_failure_worker_main(Datum main_arg)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "recording a wrong TOTP code");
 	failures = CountWrongCode(&p, job->secret_uuid, job->max_failed_attempts,
 							  job->lockout_seconds, &locked);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

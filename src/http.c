@@ -919,6 +919,7 @@ PathMatches(const char *pattern, const char *path, char **param)
 static void
 Dispatch(const HttpRequest *req, HttpReply *r)
 {
+	int			spi_level;
 	char	   *path = DecodePiece(req->path, strlen(req->path), false, NULL);
 	const char *allowed = NULL;
 	char	   *param = NULL;
@@ -934,9 +935,9 @@ Dispatch(const HttpRequest *req, HttpReply *r)
 			continue;
 		if (strcmp(req->method, routes[i].method) == 0)
 		{
-			SPI_connect();
+			spi_level = zt_spi_connect();
 			routes[i].handler(req, param, r);
-			SPI_finish();
+			zt_spi_finish(spi_level);
 			return;
 		}
 		allowed = routes[i].method;

@@ -88,6 +88,7 @@ CreateSession(const Principal *p, StringInfo out)
 static Datum
 LogIn(FunctionCallInfo fcinfo, bool iam2)
 {
+	int			spi_level;
 	char	   *name = zt_text_arg(fcinfo, 0, iam2 ? "name" : "account_name");
 	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	StringInfoData out;
@@ -98,7 +99,7 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 
 	memset(&p, 0, sizeof(p));
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	/* a login writes a session (and audit rows): none on a standby */
 	if (zt_read_only())
 		ok = zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
@@ -116,7 +117,7 @@ LogIn(FunctionCallInfo fcinfo, bool iam2)
 	}
 	else
 		zt_error_envelope(&out, &f);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 
@@ -157,6 +158,7 @@ log_in_by_iam2_virtual_id(PG_FUNCTION_ARGS)
 static Datum
 ValidateSession(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
 	TupleTableSlot *slot = NULL;
@@ -181,12 +183,12 @@ ValidateSession(PG_FUNCTION_ARGS)
 		Oid			type = TEXTOID;
 		Datum		value = CStringGetTextDatum(uuid);
 
-		SPI_connect();
+		spi_level = zt_spi_connect();
 		if (SPI_execute_with_args("DELETE FROM zstack_tfa.session WHERE uuid = $1"
 								  " AND expired_date < pg_catalog.clock_timestamp()",
 								  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "session delete failed");
-		SPI_finish();
+		zt_spi_finish(spi_level);
 	}
 	appendStringInfo(&out, "{\"valid\":%s}", valid ? "true" : "false");
 	PG_RETURN_DATUM(zt_json_result(&out));
@@ -208,6 +210,7 @@ validate_session(PG_FUNCTION_ARGS)
 static Datum
 RenewSession(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
 	int			duration = PG_ARGISNULL(2) ? zt_session_timeout : PG_GETARG_INT32(2);
@@ -217,7 +220,7 @@ RenewSession(PG_FUNCTION_ARGS)
 	bool		ok = false;
 
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (!zt_authenticate(session, strlen(session), &caller, &f))
 		;
 	else if (duration < MIN_RENEW_SECONDS || duration > MAX_RENEW_SECONDS)
@@ -265,7 +268,7 @@ RenewSession(PG_FUNCTION_ARGS)
 	}
 	if (!ok)
 		zt_error_envelope(&out, &f);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 

@@ -1067,15 +1067,16 @@ JsonRow(void *arg, Datum *values, bool *nulls)
 bool
 zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 {
+	int			spi_level;
 	QueryBuild	q;
 	JsonSink	js;
 	StringInfoData rows;
 	int			start_len = out->len;
 
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (!BuildQuery(req, &q, f))
 	{
-		SPI_finish();
+		zt_spi_finish(spi_level);
 		out->len = start_len;	/* keep what the caller put before */
 		out->data[start_len] = '\0';
 		return false;
@@ -1105,7 +1106,7 @@ zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 		appendStringInfoString(out, "]}");
 		pfree(rows.data);
 	}
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	return true;
 }
 
@@ -1215,6 +1216,7 @@ TupleRow(void *arg, Datum *values, bool *nulls)
 static Datum
 QueryTwoFactorAuthentication(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ZtQueryRequest req;
 	QueryBuild	q;
@@ -1226,14 +1228,14 @@ QueryTwoFactorAuthentication(PG_FUNCTION_ARGS)
 	ts.store = rsinfo->setResult;
 	ts.desc = rsinfo->setDesc;
 
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (!BuildQuery(&req, &q, &f))
 	{
-		SPI_finish();
+		zt_spi_finish(spi_level);
 		zt_raise(&f);
 	}
 	RunRows(&q, req.limit, req.start, TupleRow, &ts);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	return (Datum) 0;
 }
 

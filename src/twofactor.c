@@ -310,12 +310,13 @@ WriteState(StringInfo out, bool enabled)
 Datum
 get_two_factor_authentication_state(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	StringInfoData out;
 
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	WriteState(&out, zt_two_factor_enabled());
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 
@@ -327,13 +328,14 @@ get_two_factor_authentication_state(PG_FUNCTION_ARGS)
 Datum
 set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	bool		enable;
 	StringInfoData out;
 
 	zt_require_arg(fcinfo, 0, "enabled");
 	enable = PG_GETARG_BOOL(0);
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	/* one switch at a time: concurrent flips would interleave their secrets */
 	if (SPI_execute("LOCK TABLE zstack_tfa.global_config IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not lock global_config");
@@ -356,7 +358,7 @@ set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 		zt_audit(enable ? "enable" : "disable", "success", NULL, NULL);
 	}
 	WriteState(&out, enable);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 
@@ -367,6 +369,7 @@ set_two_factor_authentication_enabled(PG_FUNCTION_ARGS)
 static Datum
 GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *name = zt_text_arg(fcinfo, 0, "name");
 	char	   *password = zt_text_arg(fcinfo, 1, "password");
 	char	   *type = zt_text_arg(fcinfo, 2, "type");
@@ -377,7 +380,7 @@ GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	bool		iam2 = (strcmp(type, "iam2") == 0);
 
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (!iam2 && strcmp(type, "account") != 0)
 		zt_fail(&f, ZT_ERR_SYS_1007, ZT_BAD_VALUE_FORMAT, "type", "[account, iam2]",
 				zt_clip(type, strlen(type), 64));
@@ -394,7 +397,7 @@ GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	}
 	if (!ok)
 		zt_error_envelope(&out, &f);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 
@@ -412,6 +415,7 @@ get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 static Datum
 ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 {
+	int			spi_level;
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *name = zt_text_arg(fcinfo, 1, "account_name");
 	StringInfoData out;
@@ -422,7 +426,7 @@ ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	bool		ok = false;
 
 	zt_json_begin(&out, 512);
-	SPI_connect();
+	spi_level = zt_spi_connect();
 	if (zt_authenticate(session, strlen(session), &caller, &f))
 	{
 		memset(&admin, 0, sizeof(admin));
@@ -461,7 +465,7 @@ ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	}
 	if (!ok)
 		zt_error_envelope(&out, &f);
-	SPI_finish();
+	zt_spi_finish(spi_level);
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #endif
 
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "utils/guc.h"
 
@@ -68,6 +69,44 @@ static void
 AssignKeyFile(const char *newval, void *extra)
 {
 	zt_key_file_generation++;
+}
+
+/*
+ * Connect to SPI under ZT_SEARCH_PATH: the caller's path is set aside until
+ * zt_spi_finish (or the end of the (sub)transaction, on error).  Returns the
+ * GUC nest level to give zt_spi_finish; -1 when the path was pinned already
+ * (a SECURITY DEFINER function's SET clause), which costs one comparison.
+ */
+int
+zt_spi_connect(void)
+{
+	int			level = -1;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (namespace_search_path == NULL || strcmp(namespace_search_path, ZT_SEARCH_PATH) != 0)
+	{
+		level = NewGUCNestLevel();
+		(void) set_config_option("search_path", ZT_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	return level;
+}
+
+/* Leave SPI and give the caller's search_path back. */
+void
+zt_spi_finish(int guc_level)
+{
+	SPI_finish();
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
+}
+
+/* Pin ZT_SEARCH_PATH for the rest of a process that is ours (a worker). */
+void
+zt_pin_search_path(void)
+{
+	SetConfigOption("search_path", ZT_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /* Define the settings; no shared_preload_libraries needed. */

@@ -24,6 +24,16 @@ extern char *zt_encryption_key_file;
 extern int	zt_key_file_generation;
 
 /*
+ * The search_path every statement sent through SPI runs under, from any
+ * entry point: the one SECURITY DEFINER functions pin, so that no object a
+ * caller planted in public or pg_temp is ever looked up.
+ */
+#define ZT_SEARCH_PATH "pg_catalog, zstack_tfa, pg_temp"
+extern int	zt_spi_connect(void);
+extern void zt_spi_finish(int guc_level);
+extern void zt_pin_search_path(void);
+
+/*
  * An API-level failure: a catalogue code plus details for the caller.
  * bad_request marks the failures the REST layer answers with HTTP 400 text
  * instead of an envelope (a condition without an operator).  details lives
