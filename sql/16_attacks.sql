@@ -54,14 +54,16 @@ SELECT count(*) - :audit_before AS wrong_codes_audited FROM zstack_tfa.auth_even
 -- and the right code found by guessing no longer works: the account is locked
 SELECT zstack_tfa.log_in_by_account('erin', 'erin-password',
 	ARRAY['twofatoken::' || zstack_tfa.totp(:'erin_secret')])->'error'->>'details' LIKE '%locked%' AS right_code_refused;
--- a transaction that changed the secret's row itself still gets its wrong
--- code counted (in its own transaction then: a worker would wait for it)
+-- a transaction that changed the secret's row itself gets no comparison at
+-- all (the recorder would wait for it, and a count of its own could be
+-- rolled back): refused, nothing compared, nothing counted
 UPDATE zstack_tfa.secret s SET failed_attempts = 0, locked_until = NULL
 	FROM zstack_tfa.account a WHERE a.uuid = s.user_uuid AND a.name = 'erin';
 BEGIN;
 UPDATE zstack_tfa.secret s SET last_op_date = s.last_op_date
 	FROM zstack_tfa.account a WHERE a.uuid = s.user_uuid AND a.name = 'erin';
 SELECT zstack_tfa.log_in_by_account('erin', 'erin-password', ARRAY['twofatoken::' || :'wrong_code'])->'error'->>'code' AS own_row;
+SELECT zstack_tfa.log_in_by_account('erin', 'erin-password', ARRAY['twofatoken::' || zstack_tfa.totp(:'erin_secret')])->'error'->>'details' AS own_row_right_code;
 SELECT failed_attempts AS counted_in_own_transaction
 	FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid WHERE a.name = 'erin';
 COMMIT;

@@ -1,19 +1,30 @@
 /*
  * failures.c
- *		Wrong TOTP codes that count even when the caller rolls back.
+ *		Wrong TOTP codes, recorded before the caller hears of them.
  *
- * A wrong code must count toward the lockout, and be audited, whatever the
- * caller's transaction does afterwards: otherwise a caller who can roll back
- * (a DO block that raises, a savepoint, a statement that fails after the
- * login call) guesses codes for free.  So a wrong code is recorded by a
- * background worker in a transaction of its own, and the login waits until
- * that transaction has committed before it answers.  It costs a worker start
- * per wrong code, and nothing on the path of a right one.
+ * A wrong code must count toward the lockout whatever the caller does next:
+ * roll back, cancel, time out, disconnect.  So a code is compared only once a
+ * place to record it is held: a slot in the queue of the database's
+ * recorder, a background worker that writes each wrong code in a transaction
+ * of its own.  The comparison, the hand-over of a wrong code and the wait for
+ * its commit run with interrupts held, so no cancel, timeout or termination
+ * falls between them, and the second-factor lock (twofactor.c) is released
+ * only after the commit: the next code for that user is compared against the
+ * new count.  When no recorder can be had (every worker slot taken), a code
+ * is refused before it is compared, right and wrong alike, so the refusal
+ * tells nothing.
  *
- * Dynamic background workers need no shared_preload_libraries entry; each
- * takes one of max_worker_processes while it runs (milliseconds).
+ * The recorder serves every backend of its database through a DSM segment
+ * whose handle it leaves in a file under the data directory.  It is started
+ * on the first need (no shared_preload_libraries), ends after a minute
+ * without work, connects as the extension's owner and runs every statement as
+ * the role zstack_tfa_recorder, which may only update the secrets' counters
+ * and append audit rows, under a pinned search_path.  A right code costs two
+ * spinlock round trips; a wrong code one commit in the recorder.
  */
 #include "lifecycle.h"
+
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -21,35 +32,66 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
-PGDLLEXPORT void zt_failure_worker_main(Datum main_arg);
+PGDLLEXPORT void zt_recorder_main(Datum main_arg);
 
-/* How long to keep asking for a free worker slot before giving up. */
-#define SLOT_WAIT_MS 5000
+#define RECORDER_MAGIC UINT64CONST(0x7a74726563303032)
+#define RECORDER_SLOTS 64
+#define RECORDER_ROLE "zstack_tfa_recorder"
+#define RECORDER_DIR "pg_zstack_tfa"
+/* how long a login waits for a recorder to start, or for a free slot */
+#define START_WAIT_MS 5000
+/* a recorder with nothing to do for this long ends, freeing its slot */
+#define IDLE_EXIT_MS 60000
 
-/* What the worker records, and what it found; lives in a DSM segment. */
-typedef struct FailureJob
+/* One wrong code on its way to the recorder. */
+typedef struct RecorderSlot
 {
-	Oid			database;
-	Oid			role;			/* the extension's owner: it owns the tables */
+	bool		in_use;			/* claimed by owner_procno */
+	bool		pending;		/* handed over, not yet processed */
+	bool		done;			/* processed; the fields below are set */
+	bool		owner_gone;		/* the owner aborted: free it once processed */
+	int			owner_procno;
 	int			max_failed_attempts;
 	int			lockout_seconds;
 	char		secret_uuid[33];
 	char		account_uuid[33];
 	char		user_uuid[33];
 	bool		iam2;
-	/* written by the worker */
 	bool		recorded;
 	int			failures;
 	bool		locked;
-} FailureJob;
+} RecorderSlot;
+
+/* The recorder's DSM segment. */
+typedef struct Recorder
+{
+	uint64		magic;
+	Oid			database;
+	Oid			owner;			/* connects as the extension's owner ... */
+	Oid			run_as;			/* ... and runs every statement as this role */
+	slock_t		mutex;
+	bool		accepting;		/* ready, and not ending */
+	int			procno;
+	RecorderSlot slots[RECORDER_SLOTS];
+} Recorder;
+
+static dsm_segment *recorder_seg = NULL;
+static Recorder *recorder = NULL;
+static int	my_slot = -1;
 
 /*
  * Count one wrong code for the secret, lock 2FA logins once there are
@@ -73,11 +115,14 @@ CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
 	if (SPI_execute_plan(zt_keep_plan(&plan,
 									  "UPDATE zstack_tfa.secret SET"
 									  " failed_attempts = CASE WHEN locked_until IS NULL"
-									  " THEN failed_attempts + 1 ELSE 1 END,"
+									  " THEN failed_attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
 									  " locked_until = CASE WHEN (CASE WHEN locked_until IS NULL"
-									  " THEN failed_attempts + 1 ELSE 1 END) >= $2"
-									  " THEN pg_catalog.clock_timestamp() + $3 * interval '1 second' END"
-									  " WHERE uuid = $1 RETURNING failed_attempts, locked_until IS NOT NULL",
+									  " THEN failed_attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END)"
+									  " OPERATOR(pg_catalog.>=) $2"
+									  " THEN pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)"
+									  " pg_catalog.make_interval(secs => $3) END"
+									  " WHERE uuid OPERATOR(pg_catalog.=) $1"
+									  " RETURNING failed_attempts, locked_until IS NOT NULL",
 									  3, types),
 						 values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "secret update failed");
@@ -95,133 +140,499 @@ CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
 	return failures;
 }
 
+/* The file that names the recorder of this database. */
+static char *
+HandleFilePath(Oid database)
+{
+	return psprintf(RECORDER_DIR "/recorder.%u", database);
+}
+
+static void
+SetProcLatch(int procno)
+{
+	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+/* ---------------------------------------------------------------------------
+ * The recorder (a background worker)
+ * ---------------------------------------------------------------------------
+ */
+
 /*
- * The worker: connect as the extension's owner, record the wrong code in a
- * transaction of its own, report what it found.  Any error ends the worker
- * (with "recorded" still false), and the login records the code itself.
+ * Record the wrong code of one slot in a transaction of its own, as the
+ * recorder role.  Any error is caught: the slot says "not recorded", and
+ * the recorder goes on serving the others.
+ */
+static void
+RecordOne(Recorder *rec, RecorderSlot *slot)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	RecorderSlot job;
+	Principal	p;
+	volatile bool locked = false;
+	volatile int failures = 0;
+	volatile bool recorded = false;
+
+	SpinLockAcquire(&rec->mutex);
+	job = *slot;
+	SpinLockRelease(&rec->mutex);
+	memset(&p, 0, sizeof(p));
+	p.found = true;
+	p.iam2 = job.iam2;
+	strlcpy(p.uuid, job.user_uuid, sizeof(p.uuid));
+	strlcpy(p.account_uuid, job.account_uuid, sizeof(p.account_uuid));
+
+	PG_TRY();
+	{
+		Oid			save_uid;
+		int			save_ctx;
+		int			spi_level;
+		bool		now_locked;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		GetUserIdAndSecContext(&save_uid, &save_ctx);
+		SetUserIdAndSecContext(rec->run_as, save_ctx | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		spi_level = zt_spi_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "recording a wrong TOTP code");
+		failures = CountWrongCode(&p, job.secret_uuid, job.max_failed_attempts,
+								  job.lockout_seconds, &now_locked);
+		locked = now_locked;
+		PopActiveSnapshot();
+		zt_spi_finish(spi_level);
+		SetUserIdAndSecContext(save_uid, save_ctx);
+		CommitTransactionCommand();
+		recorded = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	SpinLockAcquire(&rec->mutex);
+	slot->recorded = recorded;
+	slot->failures = failures;
+	slot->locked = locked;
+	slot->pending = false;
+	slot->done = true;
+	if (slot->owner_gone)
+		slot->in_use = false;
+	else
+		SetProcLatch(slot->owner_procno);
+	SpinLockRelease(&rec->mutex);
+}
+
+/*
+ * On the recorder's way out, however it ends: take no more codes, wake
+ * whoever waits (they see the recorder gone), forget the handle file and
+ * let the segment go.
+ */
+static void
+RecorderExit(int code, Datum arg)
+{
+	dsm_segment *seg = (dsm_segment *) DatumGetPointer(arg);
+	Recorder   *rec = (Recorder *) dsm_segment_address(seg);
+	char	   *path = HandleFilePath(rec->database);
+	FILE	   *f;
+	unsigned int named = 0;
+
+	SpinLockAcquire(&rec->mutex);
+	rec->accepting = false;
+	for (int i = 0; i < RECORDER_SLOTS; i++)
+		if (rec->slots[i].in_use && !rec->slots[i].owner_gone)
+			SetProcLatch(rec->slots[i].owner_procno);
+	SpinLockRelease(&rec->mutex);
+	f = AllocateFile(path, "r");
+	if (f != NULL)
+	{
+		if (fscanf(f, "%u", &named) != 1)
+			named = 0;
+		FreeFile(f);
+		if (named == dsm_segment_handle(seg))
+			unlink(path);
+	}
+	dsm_unpin_segment(dsm_segment_handle(seg));
+}
+
+/* Leave the segment's handle where the backends of the database look. */
+static void
+PublishHandle(dsm_handle handle)
+{
+	char	   *path = HandleFilePath(MyDatabaseId);
+	char	   *tmp = psprintf("%s.tmp", path);
+	FILE	   *f;
+
+	if (MakePGDirectory(RECORDER_DIR) < 0 && errno != EEXIST)
+		elog(ERROR, "could not create directory \"%s\": %m", RECORDER_DIR);
+	f = AllocateFile(tmp, "w");
+	if (f == NULL)
+		elog(ERROR, "could not write \"%s\": %m", tmp);
+	fprintf(f, "%u\n", handle);
+	if (FreeFile(f) != 0 || rename(tmp, path) != 0)
+		elog(ERROR, "could not write \"%s\": %m", path);
+}
+
+/*
+ * The recorder's main loop: connect, pin the settings a database owner could
+ * otherwise choose for it, then record each handed-over wrong code until a
+ * minute passes with nothing to do.
  */
 void
-zt_failure_worker_main(Datum main_arg)
+zt_recorder_main(Datum main_arg)
 {
-	int			spi_level;
 	dsm_segment *seg;
-	FailureJob *job;
-	Principal	p;
-	bool		locked;
-	int			failures;
+	Recorder   *rec;
+	TimestampTz last_work;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
-		proc_exit(1);
-	job = (FailureJob *) dsm_segment_address(seg);
-	BackgroundWorkerInitializeConnectionByOid(job->database, job->role, 0);
-	/* the secret's row is free unless someone holds it for long: then give up */
-	SetConfigOption("lock_timeout", "10s", PGC_USERSET, PGC_S_SESSION);
+		proc_exit(0);
+	rec = (Recorder *) dsm_segment_address(seg);
+	before_shmem_exit(RecorderExit, PointerGetDatum(seg));
+	BackgroundWorkerInitializeConnectionByOid(rec->database, rec->owner, 0);
 
-	memset(&p, 0, sizeof(p));
-	p.found = true;
-	p.iam2 = job->iam2;
-	strlcpy(p.uuid, job->user_uuid, sizeof(p.uuid));
-	strlcpy(p.account_uuid, job->account_uuid, sizeof(p.account_uuid));
+	zt_pin_search_path();
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
-	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	spi_level = zt_spi_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "recording a wrong TOTP code");
-	failures = CountWrongCode(&p, job->secret_uuid, job->max_failed_attempts,
-							  job->lockout_seconds, &locked);
-	zt_spi_finish(spi_level);
-	PopActiveSnapshot();
+	PublishHandle(dsm_segment_handle(seg));
 	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
 
-	job->failures = failures;
-	job->locked = locked;
-	job->recorded = true;
-	dsm_detach(seg);
-	proc_exit(0);
+	SpinLockAcquire(&rec->mutex);
+	rec->procno = MyProc->pgprocno;
+	rec->accepting = true;
+	SpinLockRelease(&rec->mutex);
+	last_work = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		worked = false;
+		bool		busy = false;
+
+		for (int i = 0; i < RECORDER_SLOTS; i++)
+		{
+			RecorderSlot *slot = &rec->slots[i];
+			bool		take;
+
+			SpinLockAcquire(&rec->mutex);
+			take = slot->in_use && slot->pending;
+			busy |= slot->in_use;
+			SpinLockRelease(&rec->mutex);
+			if (!take)
+				continue;
+			RecordOne(rec, slot);
+			worked = true;
+		}
+		if (worked || busy)
+			last_work = GetCurrentTimestamp();
+		else if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), IDLE_EXIT_MS))
+		{
+			bool		idle = true;
+
+			/* end only when no slot is claimed, deciding under the mutex */
+			SpinLockAcquire(&rec->mutex);
+			for (int i = 0; i < RECORDER_SLOTS; i++)
+				idle &= !rec->slots[i].in_use;
+			if (idle)
+				rec->accepting = false;
+			SpinLockRelease(&rec->mutex);
+			if (idle)
+				proc_exit(0);
+		}
+		if (worked)
+			continue;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * The backends' side
+ * ---------------------------------------------------------------------------
+ */
+
+/* Is the attached recorder still taking codes? */
+static bool
+RecorderAccepting(void)
+{
+	bool		accepting;
+
+	SpinLockAcquire(&recorder->mutex);
+	accepting = recorder->accepting;
+	SpinLockRelease(&recorder->mutex);
+	return accepting;
+}
+
+static void
+DetachRecorder(void)
+{
+	if (recorder_seg != NULL)
+		dsm_detach(recorder_seg);
+	recorder_seg = NULL;
+	recorder = NULL;
+}
+
+/* Attach to the database's recorder, if one is running and taking codes. */
+static bool
+AttachRecorder(void)
+{
+	char	   *path;
+	FILE	   *f;
+	unsigned int handle;
+	dsm_segment *seg;
+
+	if (recorder != NULL && RecorderAccepting())
+		return true;
+	DetachRecorder();
+	path = HandleFilePath(MyDatabaseId);
+	f = AllocateFile(path, "r");
+	pfree(path);
+	if (f == NULL)
+		return false;
+	if (fscanf(f, "%u", &handle) != 1)
+		handle = 0;
+	FreeFile(f);
+	if (handle == 0 || (seg = dsm_attach(handle)) == NULL)
+		return false;
+	dsm_pin_mapping(seg);
+	recorder_seg = seg;
+	recorder = (Recorder *) dsm_segment_address(seg);
+	/* a stale file may name a segment that is not (or no longer) a recorder's */
+	if (dsm_segment_map_length(seg) < sizeof(Recorder) ||
+		recorder->magic != RECORDER_MAGIC || recorder->database != MyDatabaseId ||
+		!RecorderAccepting())
+	{
+		DetachRecorder();
+		return false;
+	}
+	return true;
 }
 
 /*
- * Start the worker for job and wait until it has ended; false when no worker
- * could be started within SLOT_WAIT_MS (every slot busy) or it did not
- * record the code.
+ * Start the database's recorder and wait until it takes codes; one backend at
+ * a time starts one (a lock that ends with the transaction).  False when no
+ * worker slot could be had, or the recorder role is missing.
  */
 static bool
-RunWorker(dsm_segment *seg, FailureJob *job)
+StartRecorder(void)
 {
+	LOCKTAG		tag;
+	Oid			run_as;
+	dsm_segment *seg;
+	Recorder   *rec;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	pid_t		pid;
 	int			waited = 0;
+
+	/* field4 4: a space of its own, apart from pg_advisory_lock's 1 and 2 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0x7a74, 4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (AttachRecorder())
+		return true;			/* another backend started one meanwhile */
+	run_as = get_role_oid(RECORDER_ROLE, true);
+	if (!OidIsValid(run_as))
+		return false;
+
+	seg = dsm_create(sizeof(Recorder), 0);
+	rec = (Recorder *) dsm_segment_address(seg);
+	memset(rec, 0, sizeof(Recorder));
+	rec->magic = RECORDER_MAGIC;
+	rec->database = MyDatabaseId;
+	/* inside the SECURITY DEFINER login function: the extension's owner */
+	rec->owner = GetUserId();
+	rec->run_as = run_as;
+	SpinLockInit(&rec->mutex);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "zstack_tfa");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "zt_failure_worker_main");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "zt_recorder_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "zstack_tfa wrong-code recorder");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "zstack_tfa wrong-code recorder");
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
-	while (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	/* the recorder lets the segment go when it ends */
+	dsm_pin_segment(seg);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		if (waited >= SLOT_WAIT_MS)
+		dsm_unpin_segment(dsm_segment_handle(seg));
+		dsm_detach(seg);
+		return false;
+	}
+	dsm_pin_mapping(seg);
+	recorder_seg = seg;
+	recorder = rec;
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+	{
+		DetachRecorder();
+		return false;
+	}
+	while (!RecorderAccepting())
+	{
+		if (waited >= START_WAIT_MS || GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED)
+		{
+			DetachRecorder();
 			return false;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		waited += 10;
 	}
-	if (WaitForBackgroundWorkerShutdown(handle) != BGWH_STOPPED)
-		return false;
-	return job->recorded;
+	return true;
+}
+
+/* A claimed slot goes back when the transaction that claimed it fails. */
+static void
+ReleaseOnAbort(XactEvent event, void *arg)
+{
+	if (my_slot < 0 || recorder == NULL ||
+		(event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT))
+		return;
+	SpinLockAcquire(&recorder->mutex);
+	if (recorder->slots[my_slot].pending)
+		recorder->slots[my_slot].owner_gone = true;	/* it is still recorded */
+	else
+		recorder->slots[my_slot].in_use = false;
+	SpinLockRelease(&recorder->mutex);
+	my_slot = -1;
 }
 
 /*
- * Record a wrong code for p's secret so that it counts even if the caller's
- * transaction rolls back: through a worker, unless this transaction already
- * holds the secret's row (it changed it earlier), when the worker would wait
- * for us while we wait for it; then, and if no worker can be had, the code
- * is counted here, in the caller's transaction.  Returns the count of wrong
- * codes in a row, and whether 2FA logins of p are now locked.
+ * Hold a place in the recorder's queue for the code about to be compared,
+ * starting the recorder if need be.  False, with the refusal in f, when none
+ * can be had: the code must then not be compared.
  */
-int
-zt_record_wrong_code(const Principal *p, const char *secret_uuid, bool row_is_ours,
+bool
+zt_reserve_recorder(ZtFailure *f)
+{
+	static bool callback_registered = false;
+	int			waited = 0;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(ReleaseOnAbort, NULL);
+		callback_registered = true;
+	}
+	Assert(my_slot < 0);
+	for (;;)
+	{
+		if (AttachRecorder() || StartRecorder())
+		{
+			SpinLockAcquire(&recorder->mutex);
+			if (recorder->accepting)
+				for (int i = 0; i < RECORDER_SLOTS && my_slot < 0; i++)
+					if (!recorder->slots[i].in_use)
+					{
+						memset(&recorder->slots[i], 0, sizeof(RecorderSlot));
+						recorder->slots[i].in_use = true;
+						recorder->slots[i].owner_procno = MyProc->pgprocno;
+						my_slot = i;
+					}
+			SpinLockRelease(&recorder->mutex);
+			if (my_slot >= 0)
+				return true;
+		}
+		if (waited >= START_WAIT_MS)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 50, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 50;
+	}
+	zt_fail(f, ZT_ERR_ID_2002,
+			"two-factor authentication codes cannot be checked now: no background worker is free to record a wrong code; try again later");
+	return false;
+}
+
+/* The code compared was right: give the reserved place back. */
+void
+zt_release_recorder(void)
+{
+	if (my_slot < 0)
+		return;
+	SpinLockAcquire(&recorder->mutex);
+	recorder->slots[my_slot].in_use = false;
+	SpinLockRelease(&recorder->mutex);
+	my_slot = -1;
+}
+
+/*
+ * The code compared was wrong: hand it to the recorder and wait until it has
+ * committed the count.  Called with interrupts held, so that nothing ends the
+ * call between the comparison and the commit.  Returns false when the
+ * recorder could not record it (it ended, or its transaction failed).
+ */
+bool
+zt_record_wrong_code(const Principal *p, const char *secret_uuid, int *failures,
 					 bool *locked)
 {
-	if (!row_is_ours)
+	RecorderSlot *slot;
+	bool		recorded = false;
+
+	Assert(my_slot >= 0 && InterruptHoldoffCount > 0);
+	slot = &recorder->slots[my_slot];
+	SpinLockAcquire(&recorder->mutex);
+	slot->max_failed_attempts = zt_max_failed_attempts;
+	slot->lockout_seconds = zt_lockout_seconds;
+	strlcpy(slot->secret_uuid, secret_uuid, sizeof(slot->secret_uuid));
+	strlcpy(slot->account_uuid, p->account_uuid, sizeof(slot->account_uuid));
+	strlcpy(slot->user_uuid, p->uuid, sizeof(slot->user_uuid));
+	slot->iam2 = p->iam2;
+	slot->pending = true;
+	SetProcLatch(recorder->procno);
+	SpinLockRelease(&recorder->mutex);
+
+	for (;;)
 	{
-		dsm_segment *seg = dsm_create(sizeof(FailureJob), 0);
-		FailureJob *job = (FailureJob *) dsm_segment_address(seg);
+		bool		done;
+		bool		accepting;
 
-		memset(job, 0, sizeof(FailureJob));
-		job->database = MyDatabaseId;
-		job->role = GetUserId();
-		job->max_failed_attempts = zt_max_failed_attempts;
-		job->lockout_seconds = zt_lockout_seconds;
-		strlcpy(job->secret_uuid, secret_uuid, sizeof(job->secret_uuid));
-		strlcpy(job->account_uuid, p->account_uuid, sizeof(job->account_uuid));
-		strlcpy(job->user_uuid, p->uuid, sizeof(job->user_uuid));
-		job->iam2 = p->iam2;
-		if (RunWorker(seg, job))
+		SpinLockAcquire(&recorder->mutex);
+		done = slot->done;
+		accepting = recorder->accepting;
+		if (done)
 		{
-			int			failures = job->failures;
-
-			*locked = job->locked;
-			dsm_detach(seg);
-			return failures;
+			recorded = slot->recorded;
+			*failures = slot->failures;
+			*locked = slot->locked;
 		}
-		dsm_detach(seg);
-		ereport(WARNING,
-				(errmsg("zstack_tfa could not record a wrong TOTP code in a transaction of its own"),
-				 errdetail("It is counted in the caller's transaction, which may roll it back."),
-				 errhint("Check max_worker_processes, and that the extension's owner may log in.")));
+		if (done || !accepting)
+		{
+			/* a recorder that ended may still hold it: it is lost with it */
+			slot->in_use = false;
+			slot->pending = false;
+		}
+		SpinLockRelease(&recorder->mutex);
+		if (done || !accepting)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
-	return CountWrongCode(p, secret_uuid, zt_max_failed_attempts, zt_lockout_seconds, locked);
+	my_slot = -1;
+	return recorded;
 }

@@ -56,8 +56,10 @@ extern void zt_audit_secret(const char *kind, const char *outcome,
 							const char *secret_uuid, int64 step);
 
 /* failures.c */
-extern int	zt_record_wrong_code(const Principal *p, const char *secret_uuid,
-								 bool row_is_ours, bool *locked);
+extern bool zt_reserve_recorder(ZtFailure *f);
+extern void zt_release_recorder(void);
+extern bool zt_record_wrong_code(const Principal *p, const char *secret_uuid,
+								 int *failures, bool *locked);
 
 /* twofactor.c */
 extern bool zt_two_factor_enabled(void);

@@ -247,6 +247,19 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return false;
 	}
 
+	/*
+	 * The recorder writes in a transaction of its own, so it would wait for
+	 * ours if ours had changed this secret's row; and what ours counted
+	 * itself could be rolled back.  Such a transaction gets no comparison.
+	 */
+	if (row_is_ours)
+	{
+		explicit_bzero(secret, strlen(secret));
+		zt_fail(f, ZT_ERR_ID_2002,
+				"this transaction has changed the user's two-factor authentication secret; commit it before the next code is checked");
+		return false;
+	}
+
 	{
 		char		plain[ZT_MAX_SECRET_TEXT + 1];
 		size_t		len = zt_open_secret(secret_uuid, strlen(secret_uuid), secret,
@@ -256,47 +269,61 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		zt_totp_decode(plain, len, &key);
 		explicit_bzero(plain, sizeof(plain));
 	}
+	/* a code is compared only once a wrong one is sure to be recorded */
+	if (!zt_reserve_recorder(f))
+	{
+		zt_totp_free_key(&key);
+		return false;
+	}
+	HOLD_INTERRUPTS();
 	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
 					   last_step, &matched);
 	zt_totp_free_key(&key);
-
-	if (ok)
+	if (!ok)
 	{
-		/* lock the row and look again: a login that got here first wins */
-		if (SPI_execute_plan(zt_keep_plan(&lock_plan,
-										  "SELECT 1 FROM zstack_tfa.secret WHERE user_uuid = $1"
-										  " AND coalesce(last_accepted_step, -1) < $2"
-										  " AND (locked_until IS NULL OR locked_until <= $3) FOR UPDATE",
-										  3, types),
-							 (Datum[]) {values[0], Int64GetDatum(matched), TimestampTzGetDatum(now_ts)},
-							 NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "secret lookup failed");
-		ok = (SPI_processed == 1);
-	}
-	if (ok)
-	{
-		values[1] = Int64GetDatum(matched);
-		values[2] = TimestampTzGetDatum(now_ts);
-		if (SPI_execute_plan(zt_keep_plan(&success_plan,
-										  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
-										  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
-										  " last_op_date = CASE WHEN status = 'Logined' THEN last_op_date ELSE $3 END,"
-										  " status = 'Logined' WHERE user_uuid = $1",
-										  3, types),
-							 values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "secret update failed");
-		zt_audit_secret("login", "success", NULL, p, secret_uuid, matched);
-		return true;
-	}
+		bool		recorded = zt_record_wrong_code(p, secret_uuid, &failures, &locked);
 
-	failures = zt_record_wrong_code(p, secret_uuid, row_is_ours, &locked);
-	if (locked)
-		zt_fail(f, ZT_ERR_ID_2002,
-				"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
-				failures, zt_lockout_seconds);
-	else
+		RESUME_INTERRUPTS();
+		if (!recorded)
+			zt_fail(f, ZT_ERR_ID_2002,
+					"two-factor authentication codes cannot be checked now: a wrong code could not be recorded; try again later");
+		else if (locked)
+			zt_fail(f, ZT_ERR_ID_2002,
+					"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
+					failures, zt_lockout_seconds);
+		else
+			zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
+		return false;
+	}
+	zt_release_recorder();
+	RESUME_INTERRUPTS();
+
+	/* lock the row and look again: a login that got here first wins */
+	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
+									  "SELECT 1 FROM zstack_tfa.secret WHERE user_uuid OPERATOR(pg_catalog.=) $1"
+									  " AND coalesce(last_accepted_step, -1) OPERATOR(pg_catalog.<) $2"
+									  " AND (locked_until IS NULL OR locked_until OPERATOR(pg_catalog.<=) $3) FOR UPDATE",
+									  3, types),
+						 (Datum[]) {values[0], Int64GetDatum(matched), TimestampTzGetDatum(now_ts)},
+						 NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "secret lookup failed");
+	if (SPI_processed != 1)
+	{
 		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
-	return false;
+		return false;
+	}
+	values[1] = Int64GetDatum(matched);
+	values[2] = TimestampTzGetDatum(now_ts);
+	if (SPI_execute_plan(zt_keep_plan(&success_plan,
+									  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
+									  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
+									  " last_op_date = CASE WHEN status = 'Logined' THEN last_op_date ELSE $3 END,"
+									  " status = 'Logined' WHERE user_uuid = $1",
+									  3, types),
+						 values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "secret update failed");
+	zt_audit_secret("login", "success", NULL, p, secret_uuid, matched);
+	return true;
 }
 
 /* Write {"state":"Enable"|"Disable"}. */
