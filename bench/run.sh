@@ -118,7 +118,8 @@ load 100000
 # takes no key).  The scale databases below are encrypted too.
 echo "== the same 100,000 secrets, encrypted at rest"
 zt_make_key_file "$ZT_CLUSTER/zstack_tfa.keys"
-psql -X -q -c "LOAD 'zstack_tfa'" -c "ALTER SYSTEM SET zstack_tfa.encryption_key_file = '$ZT_CLUSTER/zstack_tfa.keys'" \
+psql -X -q -c "LOAD 'zstack_tfa'" -c "ALTER SYSTEM SET session_preload_libraries = 'zstack_tfa'" \
+	-c "ALTER SYSTEM SET zstack_tfa.encryption_key_file = '$ZT_CLUSTER/zstack_tfa.keys'" \
 	-c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 psql -X -q -c "CREATE DATABASE bench_enc"

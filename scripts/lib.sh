@@ -73,7 +73,10 @@ zt_start_cluster() {
 	local key_conf=""
 	if [ "${ZT_NO_KEY:-0}" != 1 ]; then
 		zt_make_key_file "$ZT_CLUSTER/zstack_tfa.keys"
-		key_conf="zstack_tfa.encryption_key_file = '$ZT_CLUSTER/zstack_tfa.keys'"
+		# every backend loads the library at its start, so that no role
+		# can read the key file's path from a placeholder setting
+		key_conf="session_preload_libraries = 'zstack_tfa'
+zstack_tfa.encryption_key_file = '$ZT_CLUSTER/zstack_tfa.keys'"
 	fi
 	cat >>"$ZT_CLUSTER/data/postgresql.conf" <<CONF
 listen_addresses = ''
@@ -123,7 +126,8 @@ zt_run_tap() {
 	cp -r "$ZT_ROOT/t" "$dir/t"
 	# every test's clusters encrypt secrets under a key, as the main one does
 	zt_make_key_file "$dir/zstack_tfa.keys"
-	echo "zstack_tfa.encryption_key_file = '$dir/zstack_tfa.keys'" >"$dir/temp.conf"
+	printf "%s\n" "session_preload_libraries = 'zstack_tfa'" \
+		"zstack_tfa.encryption_key_file = '$dir/zstack_tfa.keys'" >"$dir/temp.conf"
 	chmod -R a+rX "$dir"
 	chmod 600 "$dir/zstack_tfa.keys"
 	local foreign=""

@@ -31,6 +31,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -178,6 +180,9 @@ static void
 LoadKeys(void)
 {
 	const char *path = zt_encryption_key_file;
+	/* where the file is, only for those who may read the setting */
+	const char *shown = has_privs_of_role(GetOuterUserId(), ROLE_PG_READ_ALL_SETTINGS)
+		? path : "the file named by " SETTING;
 	struct stat st;
 	int			fd;
 	char	   *text;
@@ -192,32 +197,40 @@ LoadKeys(void)
 		keys_generation = zt_key_file_generation;
 		return;
 	}
+	/*
+	 * A setting of a library that is not loaded yet is a placeholder, which
+	 * any role can SHOW: the path stays hidden only where every backend
+	 * loads the library at its start.
+	 */
+	if (!zt_loaded_at_start())
+		KeyFileError("zstack_tfa must be in shared_preload_libraries or session_preload_libraries when %s is set: in a backend that has not loaded it, any role can read the setting.",
+					 SETTING);
 	if (stat(path, &st) != 0)
-		KeyFileError("Could not read \"%s\": %m.", path);
+		KeyFileError("Could not read \"%s\": %m.", shown);
 	if (!S_ISREG(st.st_mode))
-		KeyFileError("\"%s\" is not a regular file.", path);
+		KeyFileError("\"%s\" is not a regular file.", shown);
 	if (st.st_uid != geteuid() && st.st_uid != 0)
-		KeyFileError("\"%s\" must be owned by the database server's user or by root.", path);
+		KeyFileError("\"%s\" must be owned by the database server's user or by root.", shown);
 	if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
 		(st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
 		KeyFileError("\"%s\" has group or world access; it must have permissions u=rw (0600) or less if owned by the server's user, or u=rw,g=r (0640) or less if owned by root.",
-					 path);
+					 shown);
 	if (st.st_size > MAX_KEY_FILE)
 		KeyFileError("\"%s\" is larger than %d bytes.", path, MAX_KEY_FILE);
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
-		KeyFileError("Could not open \"%s\": %m.", path);
+		KeyFileError("Could not open \"%s\": %m.", shown);
 	text = palloc0(MAX_KEY_FILE + 1);
 	got = read(fd, text, MAX_KEY_FILE);
 	CloseTransientFile(fd);
 	if (got < 0)
 	{
 		pfree(text);
-		KeyFileError("Could not read \"%s\": %m.", path);
+		KeyFileError("Could not read \"%s\": %m.", shown);
 	}
 	PG_TRY();
 	{
-		ParseKeys(text, path);
+		ParseKeys(text, shown);
 	}
 	PG_FINALLY();
 	{

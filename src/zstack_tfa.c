@@ -10,6 +10,8 @@
 
 #include "catalog/namespace.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/varlena.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -100,6 +102,40 @@ zt_spi_finish(int guc_level)
 	SPI_finish();
 	if (guc_level >= 0)
 		AtEOXact_GUC(true, guc_level);
+}
+
+/* Does a preload setting's list name this library? */
+static bool
+ListNamesUs(const char *setting)
+{
+	const char *value = GetConfigOption(setting, true, false);
+	char	   *raw = pstrdup(value ? value : "");
+	List	   *names = NIL;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!SplitDirectoriesString(raw, ',', &names))
+		return false;
+	foreach(lc, names)
+	{
+		const char *name = (const char *) lfirst(lc);
+		const char *base = strrchr(name, '/');
+
+		base = base ? base + 1 : name;
+		if (strcmp(base, "zstack_tfa") == 0 || strcmp(base, "zstack_tfa.so") == 0)
+			found = true;
+	}
+	return found;
+}
+
+/*
+ * Is the library loaded by every backend at its start, so that its settings
+ * are never placeholders (which any role can SHOW)?
+ */
+bool
+zt_loaded_at_start(void)
+{
+	return ListNamesUs("shared_preload_libraries") || ListNamesUs("session_preload_libraries");
 }
 
 /* Pin ZT_SEARCH_PATH for the rest of a process that is ours (a worker). */

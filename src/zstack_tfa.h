@@ -32,6 +32,7 @@ extern int	zt_key_file_generation;
 extern int	zt_spi_connect(void);
 extern void zt_spi_finish(int guc_level);
 extern void zt_pin_search_path(void);
+extern bool zt_loaded_at_start(void);
 
 /*
  * An API-level failure: a catalogue code plus details for the caller.
