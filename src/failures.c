@@ -53,7 +53,7 @@ PGDLLEXPORT void zt_recorder_main(Datum main_arg);
 #define RECORDER_ROLE "zstack_tfa_recorder"
 #define RECORDER_DIR "pg_zstack_tfa"
 /* how long a login waits for a recorder to start, or for a free slot */
-#define START_WAIT_MS 5000
+#define START_WAIT_MS 2000
 /* a recorder with nothing to do for this long ends, freeing its slot */
 #define IDLE_EXIT_MS 60000
 

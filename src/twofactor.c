@@ -276,6 +276,8 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return false;
 	}
 	HOLD_INTERRUPTS();
+	/* counted by t/016, which plays the attacker */
+	elog(DEBUG1, "zstack_tfa: comparing a second-factor code");
 	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
 					   last_step, &matched);
 	zt_totp_free_key(&key);
