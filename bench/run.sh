@@ -136,7 +136,7 @@ script w1_plain 1 "$UUID_VARS
 WITH c AS (SELECT s.uuid, s.account_uuid, a.type = 'SystemAdmin' AS is_admin,
 		s.expired_date < clock_timestamp() + interval '7140 seconds' AS stale
 	FROM zstack_tfa.session s JOIN zstack_tfa.account a ON a.uuid = s.account_uuid
-	WHERE s.uuid = md5('session' || (:i / 10)) AND s.expired_date > clock_timestamp()),
+	WHERE s.uuid = zstack_tfa.session_key(md5('session' || (:i / 10))) AND s.expired_date > clock_timestamp()),
 renew AS (UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, clock_timestamp() + interval '7200 seconds')
 	FROM c WHERE t.uuid = c.uuid AND c.stale)
 SELECT CASE WHEN c.account_uuid IS NULL THEN bench.id1001()
@@ -159,7 +159,7 @@ script w2_ours 1 "SELECT zstack_tfa.query_two_factor_authentication_json('5e5500
 W2_PLAIN="WITH c AS (SELECT s.uuid, s.account_uuid, a.type = 'SystemAdmin' AS is_admin,
 		s.expired_date < clock_timestamp() + interval '7140 seconds' AS stale
 	FROM zstack_tfa.session s JOIN zstack_tfa.account a ON a.uuid = s.account_uuid
-	WHERE s.uuid = '5e550000000000000000000000000001' AND s.expired_date > clock_timestamp()),
+	WHERE s.uuid = zstack_tfa.session_key('5e550000000000000000000000000001') AND s.expired_date > clock_timestamp()),
 renew AS (UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, clock_timestamp() + interval '7200 seconds')
 	FROM c WHERE t.uuid = c.uuid AND c.stale)
 SELECT CASE WHEN c.account_uuid IS NULL THEN bench.id1001()
@@ -362,7 +362,7 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 	[ "$n" = 100000 ] || {
 		script "w3_bare_$n" 1 "\\set i random(0, $((n - 1)))
 SELECT x.* FROM zstack_tfa.session se JOIN zstack_tfa.secret x ON x.uuid = md5('secret' || :i)
-WHERE se.uuid = md5('session' || (:i / 10));"
+WHERE se.uuid = zstack_tfa.session_key(md5('session' || (:i / 10)));"
 		script "w3_pk_$n" 1 "\\set i random(0, $((n - 1)))
 SELECT * FROM zstack_tfa.secret WHERE uuid = md5('secret' || :i);"
 	}
