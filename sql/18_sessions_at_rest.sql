@@ -1,7 +1,8 @@
 -- Sessions at rest (issue 18): a session uuid is a bearer credential, so
 -- zstack_tfa.session keeps only its key, the first 32 hex digits of its
 -- SHA-256.  The client still gets and sends the uuid; a DBA finds the row
--- of a given uuid with zstack_tfa.session_key().
+-- of a given uuid with zstack_tfa.session_key().  And RenewSession stays
+-- under zstack_tfa.max_session_renewal, a superuser's ceiling.
 \i sql/include/err.sql
 
 -- the key of a known uuid, as any SHA-256 tool computes it
@@ -63,12 +64,40 @@ SELECT zstack_tfa.validate_session('5e550000000000000000000000000004') AS expire
 SELECT count(*) AS expired_deleted FROM zstack_tfa.session
 	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000004');
 
--- privileges: a role that is not a superuser cannot compute keys (a DBA's tool)
+-- zstack_tfa.max_session_renewal: ZStack's range by default, so a ZStack
+-- client sees no change; a superuser may lower it
+SHOW zstack_tfa.max_session_renewal;
+SELECT zstack_tfa.log_in_by_account('bob', 'bob-password')->'inventory'->>'uuid' AS bob_session \gset
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session', 31536000)->'inventory'->>'uuid' = :'bob_session' AS a_year_by_default;
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session', 31536001);
+SET zstack_tfa.max_session_renewal = '1h';
+SHOW zstack_tfa.max_session_renewal;
+-- above the ceiling: refused as an out-of-range duration is, naming the setting
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session', 3601);
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session', 31536000)->'error'->>'code' AS a_year_refused;
+-- a SystemAdmin is held to it as well
+SELECT zstack_tfa.renew_session('5e550000000000000000000000000001', :'bob_session', 7200)->'error'->>'code' AS admin_refused;
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session', 3600)->'inventory'->>'uuid' = :'bob_session' AS at_ceiling;
+SELECT expired_date <= clock_timestamp() + interval '1 hour' AS within_ceiling
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
+-- no duration asked: the session timeout (2 hours), held to the ceiling
+SELECT zstack_tfa.renew_session(:'bob_session', :'bob_session')->'inventory'->>'uuid' = :'bob_session' AS default_renewed;
+SELECT expired_date BETWEEN clock_timestamp() + interval '3590 seconds' AND clock_timestamp() + interval '3600 seconds'
+	AS default_held_to_ceiling FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
+-- the ceiling's own range
+SELECT pg_temp.err($$SET zstack_tfa.max_session_renewal = 59$$) ~ '^22023 ' AS below_a_minute_refused;
+SELECT pg_temp.err($$SET zstack_tfa.max_session_renewal = 31536001$$) ~ '^22023 ' AS above_a_year_refused;
+RESET zstack_tfa.max_session_renewal;
+
+-- privileges: a role that is not a superuser can neither raise the ceiling
+-- (nor lower it for its own session) nor compute keys (a DBA's tool)
 CREATE ROLE zt_at_rest_nobody;
 GRANT USAGE ON SCHEMA zstack_tfa TO zt_at_rest_nobody;
 SET ROLE zt_at_rest_nobody;
+SELECT pg_temp.err($$SET zstack_tfa.max_session_renewal = 60$$) ~ '^42501 ' AS set_refused;
 SELECT pg_temp.err($$SELECT zstack_tfa.session_key('x')$$) ~ '^42501 ' AS session_key_refused;
 SELECT pg_temp.err($$SELECT uuid FROM zstack_tfa.session$$) ~ '^42501 ' AS table_refused;
 RESET ROLE;
+SHOW zstack_tfa.max_session_renewal;
 REVOKE ALL ON SCHEMA zstack_tfa FROM zt_at_rest_nobody;
 DROP ROLE zt_at_rest_nobody;

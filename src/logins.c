@@ -211,8 +211,9 @@ validate_session(PG_FUNCTION_ARGS)
  * renew_session(session_uuid, renew_uuid, duration DEFAULT NULL): ZStack's
  * RenewSession.  The caller's session renews renew_uuid, its own or (a
  * SystemAdmin's) anyone's, to now + duration seconds (default
- * zstack_tfa.session_timeout); the reply is the renewed session's
- * inventory, under the uuid the caller sent (the table holds only its key).
+ * zstack_tfa.session_timeout, never beyond zstack_tfa.max_session_renewal);
+ * the reply is the renewed session's inventory, under the uuid the caller
+ * sent (the table holds only its key).
  */
 static Datum
 RenewSession(PG_FUNCTION_ARGS)
@@ -220,7 +221,9 @@ RenewSession(PG_FUNCTION_ARGS)
 	int			spi_level;
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
-	int			duration = PG_ARGISNULL(2) ? zt_session_timeout : PG_GETARG_INT32(2);
+	/* no duration asked: the timeout, within the ceiling a DBA set */
+	int			duration = PG_ARGISNULL(2) ? Min(zt_session_timeout, zt_max_session_renewal) :
+		PG_GETARG_INT32(2);
 	StringInfoData out;
 	ZtCaller	caller;
 	ZtFailure	f;
@@ -233,6 +236,11 @@ RenewSession(PG_FUNCTION_ARGS)
 	else if (duration < MIN_RENEW_SECONDS || duration > ZT_MAX_RENEW_SECONDS)
 		zt_fail(&f, ZT_ERR_SYS_1007, "field[duration] must be in range of [%d, %d]",
 				MIN_RENEW_SECONDS, ZT_MAX_RENEW_SECONDS);
+	else if (duration > zt_max_session_renewal)
+		/* ZStack's own words, with the range the DBA's ceiling leaves */
+		zt_fail(&f, ZT_ERR_SYS_1007,
+				"field[duration] must be in range of [%d, %d] (zstack_tfa.max_session_renewal)",
+				MIN_RENEW_SECONDS, zt_max_session_renewal);
 	else if (zt_read_only())
 		zt_fail(&f, ZT_ERR_SYS_1006, "a session cannot be renewed in a read-only transaction");
 	else

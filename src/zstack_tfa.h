@@ -17,6 +17,7 @@
 
 /* Settings (zstack_tfa.c). */
 extern int	zt_session_timeout;
+extern int	zt_max_session_renewal;
 extern int	zt_date_style;
 extern int	zt_max_failed_attempts;
 extern int	zt_lockout_seconds;
