@@ -173,7 +173,7 @@ ValidateSession(PG_FUNCTION_ARGS)
 	if (zt_is_uuid(uuid, strlen(uuid)))
 	{
 		zt_session_key(uuid, strlen(uuid), key);
-		slot = zt_fetch_by_uuid("session", key, ZT_SESSION_KEY_LEN, &rel);
+		slot = zt_fetch_by_uuid("session", key, strlen(key), &rel);
 	}
 	if (slot != NULL)
 	{

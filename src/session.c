@@ -19,6 +19,7 @@
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
@@ -92,19 +93,55 @@ zt_new_uuid(char *out)
 }
 
 /*
+ * True when the installed SQL objects are those of 1.2 or later, which store
+ * session keys (zstack_tfa.session_key exists).  The library is replaced
+ * before ALTER EXTENSION ... UPDATE runs: until then the 1.1 table still
+ * holds uuids, and its sessions must go on working.  A syscache probe, which
+ * DDL invalidates, so the update takes effect at once in every backend.
+ */
+static bool
+SessionsKeyed(void)
+{
+	static oidvector *text_arg = NULL;
+
+	if (text_arg == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		text_arg = buildoidvector(argtypes, 1);
+		MemoryContextSwitchTo(old);
+	}
+	return SearchSysCacheExists3(PROCNAMEARGSNSP, CStringGetDatum("session_key"),
+								 PointerGetDatum(text_arg),
+								 ObjectIdGetDatum(zt_schema_oid()));
+}
+
+/*
  * Write into out[33] the key under which zstack_tfa.session stores the
  * session uuid (len bytes): the first 32 hex digits of its SHA-256, as
  * zstack_tfa.session_key() computes them in SQL.  The uuid is the bearer
  * credential and only this key is at rest, so a dump, a base backup or WAL
  * holds nothing a client could present.  Unkeyed is enough: a session uuid
- * is 122 random bits, too many to guess back from its hash.
+ * is 122 random bits, too many to guess back from its hash.  Before the
+ * update to 1.2 the key is the uuid itself (empty for what is no uuid).
  */
 void
 zt_session_key(const char *uuid, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	pg_cryptohash_ctx *ctx;
+
+	if (!SessionsKeyed())
+	{
+		size_t		n = len == ZT_SESSION_KEY_LEN ? len : 0;
+
+		memcpy(out, uuid, n);
+		out[n] = '\0';
+		return;
+	}
+	ctx = pg_cryptohash_create(PG_SHA256);
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) uuid, len) < 0 ||
@@ -307,7 +344,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 		return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 
 	zt_session_key(uuid, len, key);
-	slot = zt_fetch_by_uuid("session", key, ZT_SESSION_KEY_LEN, &rel);
+	slot = zt_fetch_by_uuid("session", key, strlen(key), &rel);
 	if (slot != NULL)
 	{
 		expires = DatumGetTimestampTz(zt_fetched_column(slot, "expired_date", &isnull));
