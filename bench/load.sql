@@ -16,8 +16,8 @@ SELECT md5('secret' || i), 'JBSWY3DPEHPK3PXP', md5('user' || i), 'IAM2VirtualIDV
 	timestamptz '2026-11-01 00:00:00+00'
 FROM generate_series(0, :n - 1) i;
 INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date)
-SELECT md5('session' || a), md5('acct' || a), md5('acct' || a), now() + interval '1 day'
+SELECT zstack_tfa.session_key(md5('session' || a)), md5('acct' || a), md5('acct' || a), now() + interval '1 day'
 FROM generate_series(0, :n / 10 - 1) a;
 INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
-	('5e550000000000000000000000000001', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day');
+	(zstack_tfa.session_key('5e550000000000000000000000000001'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day');
 VACUUM ANALYZE zstack_tfa.account, zstack_tfa.iam2_virtual_id, zstack_tfa.secret, zstack_tfa.session;

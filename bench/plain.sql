@@ -41,7 +41,7 @@ LANGUAGE sql AS $$
 		SELECT s.uuid, s.account_uuid, a.type = 'SystemAdmin' AS is_admin,
 			s.expired_date < clock_timestamp() + interval '7140 seconds' AS stale
 		FROM zstack_tfa.session s JOIN zstack_tfa.account a ON a.uuid = s.account_uuid
-		WHERE s.uuid = session_uuid AND s.expired_date > clock_timestamp()),
+		WHERE s.uuid = zstack_tfa.session_key(session_uuid) AND s.expired_date > clock_timestamp()),
 	renew AS (
 		UPDATE zstack_tfa.session t SET expired_date = greatest(t.expired_date, clock_timestamp() + interval '7200 seconds')
 		FROM s WHERE t.uuid = s.uuid AND s.stale)

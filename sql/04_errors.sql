@@ -21,7 +21,7 @@ SELECT pg_temp.err($$SELECT * FROM zstack_tfa.query_two_factor_authentication('5
 SELECT pg_temp.err($$SELECT * FROM zstack_tfa.query_two_factor_authentication('x''; DROP TABLE zstack_tfa.secret; --')$$);
 -- an expired session is not revived by a call
 SELECT expired_date < now() AS still_expired FROM zstack_tfa.session
-	WHERE uuid = '5e550000000000000000000000000007';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000007');
 
 -- a condition without an operator (HTTP 400 through the REST layer); it is
 -- reported before the session is looked at

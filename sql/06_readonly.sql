@@ -2,7 +2,7 @@
 -- zstack_tfa.session_timeout, except in a read-only transaction (PostgREST
 -- GETs, hot standby), where the session is checked but left as it is.
 UPDATE zstack_tfa.session SET expired_date = now() + interval '10 seconds'
-	WHERE uuid = '5e550000000000000000000000000003';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 
 -- read-only: the query works, the expiry does not move
 BEGIN READ ONLY;
@@ -11,7 +11,7 @@ SELECT json_array_length(zstack_tfa.query_two_factor_authentication_json(
 SELECT count(*) AS srf_rows_read_only
 	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000003');
 SELECT expired_date < now() + interval '1 minute' AS not_extended
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 -- errors in a read-only transaction are the same envelopes
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000007');
 COMMIT;
@@ -21,7 +21,7 @@ SELECT count(*) AS rows_default_read_only
 	FROM zstack_tfa.query_two_factor_authentication('5e550000000000000000000000000003');
 RESET default_transaction_read_only;
 SELECT expired_date < now() + interval '1 minute' AS still_not_extended
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 
 -- read-write: extended to now + the timeout (7200 s by default)
 BEGIN;
@@ -29,42 +29,42 @@ SELECT count(*) FROM zstack_tfa.query_two_factor_authentication('5e5500000000000
 -- (from the clock at the call, which is after the transaction began)
 SELECT expired_date BETWEEN now() + interval '7200 seconds' AND clock_timestamp() + interval '7200 seconds'
 	AS extended_to_timeout
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 COMMIT;
 
 -- a session that lags by less than the renew slack (60 s) is not rewritten:
 -- reading the API does not cost a write and a commit on every call
 UPDATE zstack_tfa.session SET expired_date = now() + interval '7170 seconds'
-	WHERE uuid = '5e550000000000000000000000000003';
-SELECT xmin AS row_version FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003' \gset
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
+SELECT xmin AS row_version FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003') \gset
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
 SELECT xmin = :'row_version' AS not_rewritten FROM zstack_tfa.session
-	WHERE uuid = '5e550000000000000000000000000003';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 
 -- the timeout is a setting, and only a superuser may change it
 SET zstack_tfa.session_timeout = '1h';
 UPDATE zstack_tfa.session SET expired_date = now() + interval '10 seconds'
-	WHERE uuid = '5e550000000000000000000000000003';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 BEGIN;
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
 SELECT expired_date BETWEEN now() + interval '1 hour' AND clock_timestamp() + interval '1 hour'
 	AS extended_by_setting
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 COMMIT;
 -- extending never shortens: a session valid for longer keeps its expiry
 UPDATE zstack_tfa.session SET expired_date = '2100-01-01 00:00:00+00'
-	WHERE uuid = '5e550000000000000000000000000003';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
 SELECT expired_date = '2100-01-01 00:00:00+00' AS long_session_kept
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000003';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 RESET zstack_tfa.session_timeout;
 SET zstack_tfa.session_timeout = 0;
 SET zstack_tfa.no_such_setting = 1;
 
 -- a failed session check extends nothing, and an expired session stays dead
 INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
-	('5e550000000000000000000000000008', 'a0000000000000000000000000000002',
+	(zstack_tfa.session_key('5e550000000000000000000000000008'), 'a0000000000000000000000000000002',
 	 'a0000000000000000000000000000002', now() - interval '1 second');
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000008', count => true);
 SELECT expired_date < now() AS expired_stays_expired
-	FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000008';
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000008');

@@ -21,7 +21,7 @@ SELECT (:'reply'::json->'inventory'->>'accountUuid') = :'dave' AS account_uuid,
 	(:'reply'::json->'inventory'->>'userUuid') = :'dave' AS user_uuid,
 	(:'reply'::json->'inventory'->>'expiredDate') ~ '^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M$' AS zstack_date;
 SELECT expired_date - create_date AS lifetime, user_type FROM zstack_tfa.session
-	WHERE uuid = :'reply'::json->'inventory'->>'uuid';
+	WHERE uuid = zstack_tfa.session_key(:'reply'::json->'inventory'->>'uuid');
 
 -- every bad credential gets the same ID.1000 reply: no probing for names
 SELECT zstack_tfa.log_in_by_account('dave', 'wrong');

@@ -209,7 +209,7 @@ SELECT zstack_tfa.log_in_by_account('alice', 'alice-password')->'inventory'->>'u
 SELECT pg_temp.call('GET', 'accounts/sessions/' || :'bob_session' || '/valid') AS valid;
 SELECT pg_temp.call('GET', 'accounts/sessions/' || :'bob_session' || '/valid', headers => '{}') AS valid_without_schema;
 SELECT pg_temp.call('GET', 'accounts/sessions/5e550000000000000000000000000007/valid') AS expired_is_invalid;
-SELECT count(*) AS expired_session_deleted FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000007';
+SELECT count(*) AS expired_session_deleted FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000007');
 SELECT pg_temp.call('GET', 'accounts/sessions/not-a-session/valid') AS malformed_is_invalid;
 -- renew: one's own session, with a duration; another user's is ID.1002 but a
 -- SystemAdmin's; the duration has ZStack's range
@@ -217,7 +217,7 @@ SELECT regexp_replace(pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session'
 	json_build_object('Authorization', 'OAuth ' || :'bob_session', 'X-JSON-Schema', 'true')),
 	'[0-9a-f]{32}|"[A-Z][a-z]{2} [0-9]+, [0-9]{4} [0-9:]+ [AP]M"', 'X', 'g') AS renewed;
 SELECT expired_date BETWEEN clock_timestamp() + interval '590 seconds' AND clock_timestamp() + interval '600 seconds'
-	AS renewed_for_600_seconds FROM zstack_tfa.session WHERE uuid = :'bob_session';
+	AS renewed_for_600_seconds FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
 SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL,
 	json_build_object('Authorization', 'OAuth ' || :'alice_session'));
 SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL,

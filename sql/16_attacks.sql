@@ -90,17 +90,17 @@ SELECT pg_temp.err($$INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uu
 -- 4. An old transaction cannot revive an expired session: validity and the
 -- new expiry are checked against the clock, not the transaction's start
 UPDATE zstack_tfa.session SET expired_date = clock_timestamp() + interval '1 second'
-	WHERE uuid = '5e550000000000000000000000000004';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000004');
 BEGIN;
 SELECT 1 AS transaction_started;
 SELECT pg_sleep(1.5);
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000004', count => true)->'error'->>'code' AS old_transaction;
 COMMIT;
 SELECT expired_date < clock_timestamp() AS still_expired FROM zstack_tfa.session
-	WHERE uuid = '5e550000000000000000000000000004';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000004');
 -- a session is still valid up to its expiry: one that ends in a minute works
 UPDATE zstack_tfa.session SET expired_date = clock_timestamp() + interval '1 minute'
-	WHERE uuid = '5e550000000000000000000000000004';
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000004');
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000004', count => true)->>'total' IS NOT NULL AS valid;
 
 REVOKE ALL ON SCHEMA zstack_tfa FROM zt_mgmt;

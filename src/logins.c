@@ -17,7 +17,6 @@ PG_FUNCTION_INFO_V1(renew_session);
 
 /* RenewSession's duration, in seconds (ZStack's numberRange) */
 #define MIN_RENEW_SECONDS 60
-#define MAX_RENEW_SECONDS 31536000
 
 /*
  * Write {"inventory":{...}}, ZStack's SessionInventory: its userType is never
@@ -51,12 +50,15 @@ CreateSession(const Principal *p, StringInfo out)
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
 	Datum		values[5];
 	char		uuid[33];
+	char		key[ZT_SESSION_KEY_LEN + 1];
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
 
 	zt_new_uuid(uuid);
-	values[0] = CStringGetTextDatum(uuid);
+	/* only the key is stored; the uuid itself goes to the client alone */
+	zt_session_key(uuid, strlen(uuid), key);
+	values[0] = CStringGetTextDatum(key);
 	values[1] = CStringGetTextDatum(p->account_uuid);
 	values[2] = CStringGetTextDatum(p->uuid);
 	values[3] = CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO");
@@ -161,6 +163,7 @@ ValidateSession(PG_FUNCTION_ARGS)
 	int			spi_level;
 	char	   *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
+	char		key[ZT_SESSION_KEY_LEN + 1];
 	TupleTableSlot *slot = NULL;
 	Relation	rel;
 	bool		valid = false;
@@ -168,7 +171,10 @@ ValidateSession(PG_FUNCTION_ARGS)
 
 	zt_json_begin(&out, 32);
 	if (zt_is_uuid(uuid, strlen(uuid)))
-		slot = zt_fetch_by_uuid("session", uuid, strlen(uuid), &rel);
+	{
+		zt_session_key(uuid, strlen(uuid), key);
+		slot = zt_fetch_by_uuid("session", key, strlen(key), &rel);
+	}
 	if (slot != NULL)
 	{
 		bool		isnull;
@@ -181,7 +187,7 @@ ValidateSession(PG_FUNCTION_ARGS)
 	if (expired && !zt_read_only())
 	{
 		Oid			type = TEXTOID;
-		Datum		value = CStringGetTextDatum(uuid);
+		Datum		value = CStringGetTextDatum(key);
 
 		spi_level = zt_spi_connect();
 		if (SPI_execute_with_args("DELETE FROM zstack_tfa.session WHERE uuid = $1"
@@ -205,7 +211,9 @@ validate_session(PG_FUNCTION_ARGS)
  * renew_session(session_uuid, renew_uuid, duration DEFAULT NULL): ZStack's
  * RenewSession.  The caller's session renews renew_uuid, its own or (a
  * SystemAdmin's) anyone's, to now + duration seconds (default
- * zstack_tfa.session_timeout); the reply is the renewed session's inventory.
+ * zstack_tfa.session_timeout, never beyond zstack_tfa.max_session_renewal);
+ * the reply is the renewed session's inventory, under the uuid the caller
+ * sent (the table holds only its key).
  */
 static Datum
 RenewSession(PG_FUNCTION_ARGS)
@@ -213,7 +221,9 @@ RenewSession(PG_FUNCTION_ARGS)
 	int			spi_level;
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
-	int			duration = PG_ARGISNULL(2) ? zt_session_timeout : PG_GETARG_INT32(2);
+	/* no duration asked: the timeout, within the ceiling a DBA set */
+	int			duration = PG_ARGISNULL(2) ? Min(zt_session_timeout, zt_max_session_renewal) :
+		PG_GETARG_INT32(2);
 	StringInfoData out;
 	ZtCaller	caller;
 	ZtFailure	f;
@@ -223,17 +233,24 @@ RenewSession(PG_FUNCTION_ARGS)
 	spi_level = zt_spi_connect();
 	if (!zt_authenticate(session, strlen(session), &caller, &f))
 		;
-	else if (duration < MIN_RENEW_SECONDS || duration > MAX_RENEW_SECONDS)
+	else if (duration < MIN_RENEW_SECONDS || duration > ZT_MAX_RENEW_SECONDS)
 		zt_fail(&f, ZT_ERR_SYS_1007, "field[duration] must be in range of [%d, %d]",
-				MIN_RENEW_SECONDS, MAX_RENEW_SECONDS);
+				MIN_RENEW_SECONDS, ZT_MAX_RENEW_SECONDS);
+	else if (duration > zt_max_session_renewal)
+		/* ZStack's own words, with the range the DBA's ceiling leaves */
+		zt_fail(&f, ZT_ERR_SYS_1007,
+				"field[duration] must be in range of [%d, %d] (zstack_tfa.max_session_renewal)",
+				MIN_RENEW_SECONDS, zt_max_session_renewal);
 	else if (zt_read_only())
 		zt_fail(&f, ZT_ERR_SYS_1006, "a session cannot be renewed in a read-only transaction");
 	else
 	{
 		Oid			types[2] = {TEXTOID, INT4OID};
 		Datum		values[2];
+		char		key[ZT_SESSION_KEY_LEN + 1];
 
-		values[0] = CStringGetTextDatum(target);
+		zt_session_key(target, strlen(target), key);
+		values[0] = CStringGetTextDatum(key);
 		values[1] = Int32GetDatum(duration);
 		/* the target must be valid at this instant, as the caller's was */
 		if (SPI_execute_with_args("SELECT account_uuid, user_uuid FROM zstack_tfa.session"
@@ -249,7 +266,7 @@ RenewSession(PG_FUNCTION_ARGS)
 		else if (SPI_execute_with_args("UPDATE zstack_tfa.session"
 									   " SET expired_date = pg_catalog.clock_timestamp() + $2 * interval '1 second'"
 									   " WHERE uuid = $1"
-									   " RETURNING uuid, account_uuid, user_uuid, expired_date, create_date",
+									   " RETURNING account_uuid, user_uuid, expired_date, create_date",
 									   2, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
 				 SPI_processed != 1)
 			elog(ERROR, "session renewal failed");
@@ -259,10 +276,10 @@ RenewSession(PG_FUNCTION_ARGS)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 
-			WriteSessionInventory(&out, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2),
-								  SPI_getvalue(tup, desc, 3),
-								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)),
-								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull)));
+			WriteSessionInventory(&out, target, SPI_getvalue(tup, desc, 1),
+								  SPI_getvalue(tup, desc, 2),
+								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull)),
+								  DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)));
 			ok = true;
 		}
 	}

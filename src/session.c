@@ -13,10 +13,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
@@ -87,6 +90,77 @@ zt_new_uuid(char *out)
 		out[2 * i + 1] = hex[bytes[i] & 15];
 	}
 	out[32] = '\0';
+}
+
+/*
+ * True when the installed SQL objects are those of 1.2 or later, which store
+ * session keys (zstack_tfa.session_key exists).  The library is replaced
+ * before ALTER EXTENSION ... UPDATE runs: until then the 1.1 table still
+ * holds uuids, and its sessions must go on working.  A syscache probe, which
+ * DDL invalidates, so the update takes effect at once in every backend.
+ */
+static bool
+SessionsKeyed(void)
+{
+	static oidvector *text_arg = NULL;
+
+	if (text_arg == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		text_arg = buildoidvector(argtypes, 1);
+		MemoryContextSwitchTo(old);
+	}
+	return SearchSysCacheExists3(PROCNAMEARGSNSP, CStringGetDatum("session_key"),
+								 PointerGetDatum(text_arg),
+								 ObjectIdGetDatum(zt_schema_oid()));
+}
+
+/*
+ * Write into out[33] the key under which zstack_tfa.session stores the
+ * session uuid (len bytes): the first 32 hex digits of its SHA-256, as
+ * zstack_tfa.session_key() computes them in SQL.  The uuid is the bearer
+ * credential and only this key is at rest, so a dump, a base backup or WAL
+ * holds nothing a client could present.  Unkeyed is enough: a session uuid
+ * is 122 random bits, too many to guess back from its hash.  Before the
+ * update to 1.2 the key is the uuid itself (empty for what is no uuid).
+ */
+void
+zt_session_key(const char *uuid, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx;
+
+	if (!SessionsKeyed())
+	{
+		size_t		n = len == ZT_SESSION_KEY_LEN ? len : 0;
+
+		memcpy(out, uuid, n);
+		out[n] = '\0';
+		return;
+	}
+	ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) uuid, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+	{
+		/* the context's message names the failure, never the input */
+		const char *why = ctx != NULL ? pg_cryptohash_error(ctx) : "out of memory";
+
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+				 errmsg("could not compute a session key: %s", why)));
+	}
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < ZT_SESSION_KEY_LEN / 2; i++)
+	{
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[ZT_SESSION_KEY_LEN] = '\0';
 }
 
 /*
@@ -243,10 +317,11 @@ RenewSlackSeconds(void)
 }
 
 /*
- * Check a session uuid and fill in the caller; on success the session's
- * expiry moves to now + zstack_tfa.session_timeout (never earlier than it
- * was, and only once it lags by more than the renew slack), unless this
- * call may not write.  Must run inside an SPI connection.
+ * Check a session uuid (found by its key, zt_session_key) and fill in the
+ * caller; on success the session's expiry moves to now +
+ * zstack_tfa.session_timeout (never earlier than it was, and only once it
+ * lags by more than the renew slack), unless this call may not write.  Must
+ * run inside an SPI connection.
  */
 bool
 zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
@@ -262,12 +337,14 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	TimestampTz expires;
 	bool		isnull;
 	bool		stale;
+	char		key[ZT_SESSION_KEY_LEN + 1];
 
 	/* a malformed uuid cannot name a session: no need to ask the table */
 	if (!zt_is_uuid(uuid, len))
 		return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 
-	slot = zt_fetch_by_uuid("session", uuid, len, &rel);
+	zt_session_key(uuid, len, key);
+	slot = zt_fetch_by_uuid("session", key, strlen(key), &rel);
 	if (slot != NULL)
 	{
 		expires = DatumGetTimestampTz(zt_fetched_column(slot, "expired_date", &isnull));
@@ -296,7 +373,7 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 		Oid			types[2] = {TEXTOID, FLOAT8OID};
 		Datum		values[2];
 
-		values[0] = PointerGetDatum(cstring_to_text_with_len(uuid, (int) len));
+		values[0] = CStringGetTextDatum(key);
 		values[1] = Float8GetDatum((double) zt_session_timeout);
 		if (SPI_execute_plan(zt_keep_plan(&extend_plan,
 										  "UPDATE zstack_tfa.session"

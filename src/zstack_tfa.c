@@ -19,6 +19,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 int			zt_session_timeout = 7200;
+int			zt_max_session_renewal = ZT_MAX_RENEW_SECONDS;
 int			zt_date_style = ZT_DATE_ZSTACK;
 int			zt_max_failed_attempts = 5;
 int			zt_lockout_seconds = 300;
@@ -154,6 +155,13 @@ _PG_init(void)
 							NULL,
 							&zt_session_timeout,
 							7200, 1, 365 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("zstack_tfa.max_session_renewal",
+							gettext_noop("Longest duration, in seconds, a session may be renewed to (RenewSession)."),
+							gettext_noop("The default is the most ZStack accepts; a longer renewal is refused with SYS.1007."),
+							&zt_max_session_renewal,
+							ZT_MAX_RENEW_SECONDS, 60, ZT_MAX_RENEW_SECONDS,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("zstack_tfa.date_style",

@@ -17,11 +17,15 @@
 
 /* Settings (zstack_tfa.c). */
 extern int	zt_session_timeout;
+extern int	zt_max_session_renewal;
 extern int	zt_date_style;
 extern int	zt_max_failed_attempts;
 extern int	zt_lockout_seconds;
 extern char *zt_encryption_key_file;
 extern int	zt_key_file_generation;
+
+/* The longest RenewSession ZStack accepts, in seconds (its numberRange). */
+#define ZT_MAX_RENEW_SECONDS 31536000
 
 /*
  * The search_path every statement sent through SPI runs under, from any
@@ -85,6 +89,10 @@ extern bool zt_authenticate(const char *uuid, size_t len, ZtCaller *caller,
 							ZtFailure *f);
 extern bool zt_caller_is_admin(ZtCaller *caller);
 extern void zt_new_uuid(char *out);
+
+/* zstack_tfa.session stores this many hex digits of a session uuid's SHA-256. */
+#define ZT_SESSION_KEY_LEN 32
+extern void zt_session_key(const char *uuid, size_t len, char *out);
 extern TupleTableSlot *zt_fetch_by_uuid(const char *relname, const char *key,
 										size_t len, Relation *relp);
 extern void zt_fetch_end(TupleTableSlot *slot, Relation rel);

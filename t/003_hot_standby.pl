@@ -26,7 +26,7 @@ $standby->start;
 $primary->wait_for_catchup($standby);
 
 my $query = q{SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000001')};
-my $expiry = q{SELECT expired_date FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000001'};
+my $expiry = q{SELECT expired_date FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000001')};
 my $before = $primary->safe_psql('postgres', $expiry);
 
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');

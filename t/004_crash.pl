@@ -22,7 +22,7 @@ $node->safe_psql('postgres', qq{
 	SELECT zstack_tfa.create_account('user' || i, 'pw' || i) FROM generate_series(1, $users) i;
 	SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
 	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date)
-	VALUES ('5e550000000000000000000000000001', '36c27e8ff05c4780bf6d2fa65700f22e',
+	VALUES (zstack_tfa.session_key('5e550000000000000000000000000001'), '36c27e8ff05c4780bf6d2fa65700f22e',
 		'36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day');
 });
 

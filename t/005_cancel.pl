@@ -22,12 +22,12 @@ $node->safe_psql('postgres', q{
 	-- session 1 is used only by calls that get cancelled, session 2 checks
 	-- that the backend works on
 	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
-	('5e550000000000000000000000000001', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e',
+	(zstack_tfa.session_key('5e550000000000000000000000000001'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e',
 	 now() + interval '1 hour'),
-	('5e550000000000000000000000000002', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e',
+	(zstack_tfa.session_key('5e550000000000000000000000000002'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e',
 	 now() + interval '1 hour');
 });
-my $expiry = q{SELECT expired_date FROM zstack_tfa.session WHERE uuid = '5e550000000000000000000000000001'};
+my $expiry = q{SELECT expired_date FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000001')};
 my $before = $node->safe_psql('postgres', $expiry);
 
 my @big = (

@@ -18,16 +18,18 @@ $node->safe_psql('postgres', q{
 	SELECT zstack_tfa.create_iam2_virtual_id('alice', 'alice-dev', 'dev-password');
 	SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
 	SELECT zstack_tfa.get_two_factor_authentication_secret('alice-dev', 'dev-password', 'iam2');
-	SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::' ||
-		zstack_tfa.totp(zstack_tfa.get_two_factor_authentication_secret('alice', 'alice-password')->'inventory'->>'secret')]);
-	SELECT zstack_tfa.log_in_by_account('admin', 'admin-password', '{twofatoken::000000}');
 });
+# the session uuid is the client's (the table holds only its key)
+my $session = $node->safe_psql('postgres', q{
+	SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::' ||
+		zstack_tfa.totp(zstack_tfa.get_two_factor_authentication_secret('alice', 'alice-password')->'inventory'->>'secret')])
+		->'inventory'->>'uuid'});
+$node->safe_psql('postgres', q{SELECT zstack_tfa.log_in_by_account('admin', 'admin-password', '{twofatoken::000000}')});
 my $secrets = q{SELECT string_agg(concat_ws('|', uuid, secret, user_uuid, user_type, account_uuid, status,
 	create_date, last_op_date, last_accepted_step, failed_attempts, locked_until, last_login_date), E'\n' ORDER BY uuid)
 	FROM zstack_tfa.secret};
 my $original = $node->safe_psql('postgres', $secrets);
 my $events = $node->safe_psql('postgres', 'SELECT count(*) FROM zstack_tfa.auth_event');
-my $session = $node->safe_psql('postgres', 'SELECT uuid FROM zstack_tfa.session LIMIT 1');
 
 my $dump = PostgreSQL::Test::Utils::tempdir . '/zstack.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump');
@@ -110,12 +112,18 @@ my $replies = q{
 };
 $node->safe_psql('postgres', 'CREATE DATABASE up_data; CREATE DATABASE fresh_data');
 $node->safe_psql('up_data', "CREATE EXTENSION zstack_tfa VERSION '1.0'; $data $orphans");
-$node->safe_psql('fresh_data', "CREATE EXTENSION zstack_tfa; $data");
+# (a new installation stores session keys: the same sessions under theirs)
+$node->safe_psql('fresh_data', "CREATE EXTENSION zstack_tfa; $data;
+	UPDATE zstack_tfa.session SET uuid = zstack_tfa.session_key(uuid)");
 $node->safe_psql('up_data', 'ALTER EXTENSION zstack_tfa UPDATE');
 is($node->safe_psql('up_data', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.0 with data updated to $default");
 is($node->safe_psql('up_data', q{SELECT (SELECT count(*) FROM zstack_tfa.secret) || ' ' || (SELECT count(*) FROM zstack_tfa.session)
 	|| ' ' || (SELECT count(*) FROM zstack_tfa.account) || ' ' || (SELECT count(*) FROM zstack_tfa.iam2_virtual_id)}),
 	'3 3 2 1', 'every row kept but the secret and session of an IAM2 user that no longer exists');
+is($node->safe_psql('up_data', q{SELECT count(*) FILTER (WHERE uuid IN (zstack_tfa.session_key('5e550000000000000000000000000001'),
+		zstack_tfa.session_key('5e550000000000000000000000000002'), zstack_tfa.session_key('5e550000000000000000000000000003')))
+	|| ' ' || count(*) FILTER (WHERE uuid LIKE '5e55%') FROM zstack_tfa.session}),
+	'3 0', 'the sessions of 1.0 are stored under their keys, no longer under their uuids');
 is($node->safe_psql('up_data', q{SELECT string_agg(state || ' ' || secrets, ', ' ORDER BY state) FROM zstack_tfa.secret_encryption}),
 	'current key 0, plain 3',
 	'the secrets are still plain after the update');
@@ -129,6 +137,31 @@ is($node->safe_psql('up_data', q{SELECT string_agg(state || ' ' || secrets, ', '
 is($node->safe_psql('up_data', $replies), $expected, 'and the replies stay the same');
 like($node->safe_psql('up_data', q{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password',
 	ARRAY['twofatoken::' || zstack_tfa.totp('JBSWY3DPEHPK3PXP')])}), qr/"inventory":\{"uuid"/, 'a 2FA login works on the encrypted secret');
+
+# the update from 1.1 with live sessions (issue 18): a 1.1 login stored its
+# uuid; after the update the table holds only its key, and the client's uuid
+# still works everywhere, LogOut included
+$node->safe_psql('postgres', 'CREATE DATABASE up_11');
+$node->safe_psql('up_11', "CREATE EXTENSION zstack_tfa VERSION '1.1'; $data");
+my $s11 = $node->safe_psql('up_11', q{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp('JBSWY3DPEHPK3PXP')])->'inventory'->>'uuid'});
+like($s11, qr/^[0-9a-f]{32}$/, 'a 2FA login at 1.1');
+is($node->safe_psql('up_11', qq{SELECT count(*) FROM zstack_tfa.session WHERE uuid = '$s11'}), '1',
+	'1.1 stores the session uuid itself');
+my $before = $node->safe_psql('up_11', $replies);
+$node->safe_psql('up_11', 'ALTER EXTENSION zstack_tfa UPDATE');
+is($node->safe_psql('up_11', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.1 with sessions updated to $default");
+is($node->safe_psql('up_11', qq{SELECT count(*) FILTER (WHERE uuid = '$s11') || ' ' || count(*) FILTER (WHERE strpos(s::text, '$s11') > 0)
+	|| ' ' || count(*) FILTER (WHERE uuid = zstack_tfa.session_key('$s11')) FROM zstack_tfa.session s}),
+	'0 0 1', 'after the update the uuid is in no column, its key is stored');
+is($node->safe_psql('up_11', $replies), $before, 'the sessions of 1.1 answer as before the update');
+like($node->safe_psql('up_11', qq{SELECT zstack_tfa.query_two_factor_authentication_json('$s11', count => true)}),
+	qr/^\{"schema":\{\},"total":\d+\}$/, "the 1.1 login's uuid still authenticates");
+is($node->safe_psql('up_11', qq{SELECT zstack_tfa.validate_session('$s11')}), '{"valid":true}', '... and is valid');
+like($node->safe_psql('up_11', qq{SELECT zstack_tfa.renew_session('$s11', '$s11', 600)}), qr/^\{"inventory":\{"uuid":"$s11"/,
+	'... and renews itself, the reply naming it by its uuid');
+$node->safe_psql('up_11', qq{SELECT zstack_tfa.log_out('$s11')});
+is($node->safe_psql('up_11', qq{SELECT zstack_tfa.validate_session('$s11')}), '{"valid":false}', '... and logs out');
 
 $node->stop;
 done_testing();

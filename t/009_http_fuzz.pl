@@ -27,10 +27,10 @@ $node->safe_psql('postgres', q{
 	SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
 	SELECT zstack_tfa.get_two_factor_authentication_secret('alice-dev', 'dev-password', 'iam2');
 	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
-		('5e550000000000000000000000000001', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day'),
-		('5e550000000000000000000000000002', (SELECT uuid FROM zstack_tfa.account WHERE name = 'alice'),
+		(zstack_tfa.session_key('5e550000000000000000000000000001'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day'),
+		(zstack_tfa.session_key('5e550000000000000000000000000002'), (SELECT uuid FROM zstack_tfa.account WHERE name = 'alice'),
 		 (SELECT uuid FROM zstack_tfa.account WHERE name = 'alice'), now() + interval '1 day'),
-		('5e550000000000000000000000000003', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() - interval '1 second');
+		(zstack_tfa.session_key('5e550000000000000000000000000003'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() - interval '1 second');
 });
 my $log_start = -s $node->logfile;
 

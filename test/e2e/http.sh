@@ -180,7 +180,7 @@ check "the QR route keeps the secret fetch's rules: a Logined secret is not show
 SDK=(-H "X-Job-UUID: 0123456789abcdef0123456789abcdef" -H "X-JSON-Schema: true" -H "User-Agent: okhttp/3.13.1" -H "Accept-Encoding: gzip")
 SDK_PUT=("${SDK[@]}" -X PUT -H "Content-Type: application/json; charset=utf-8")
 psql -X -q -d "$DB" -c "INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
-	('5e550000000000000000000000000004', '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day')" >/dev/null
+	(zstack_tfa.session_key('5e550000000000000000000000000004'), '36c27e8ff05c4780bf6d2fa65700f22e', '36c27e8ff05c4780bf6d2fa65700f22e', now() + interval '1 day')" >/dev/null
 ADMIN2='Authorization: OAuth 5e550000000000000000000000000004'
 check "SDK query string (count=true wins)" 200 "$JSON" '{"schema":{},"total":0}' "${SDK[@]}" -H "$ADMIN2" \
 	"$ZT_HTTP$API/secrets?q=uuid%3F%3Da%2Cb&q=status%3DLogined&limit=3&start=3&sort=%2BcreateDate&count=true&replyWithCount=true&fields=uuid%2Cstatus"

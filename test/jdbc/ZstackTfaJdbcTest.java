@@ -825,7 +825,7 @@ public final class ZstackTfaJdbcTest {
 			eq(aliceUuid, inv.get("accountUuid").getAsString(), "accountUuid");
 			eq(aliceUuid, inv.get("userUuid").getAsString(), "userUuid");
 			check(inv.has("expiredDate") && inv.has("createDate"), "dates: " + inv);
-			eq("1", dbaValue("SELECT count(*) FROM zstack_tfa.session WHERE uuid = ? AND account_uuid = ?", session,
+			eq("1", dbaValue("SELECT count(*) FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(?) AND account_uuid = ?", session,
 				aliceUuid), "the session row");
 			out[0] = session;
 			// replay: the same code again is refused
@@ -1003,8 +1003,11 @@ public final class ZstackTfaJdbcTest {
 	// --- raised errors -------------------------------------------------
 	static void errorTests(String alice, String aliceUuid) {
 		test("typed query, unknown / expired / malformed session: 28Z01, message starts with ID.1001", () -> {
-			String expired = dbaValue("INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date)"
-				+ " VALUES (zstack_tfa.new_uuid(), ?, ?, 'AccountVO', now() - interval '1 minute') RETURNING uuid",
+			// the table holds the key of a session uuid; the client holds the uuid
+			String expired = dbaValue("WITH u AS (SELECT zstack_tfa.new_uuid() AS plain),"
+				+ " ins AS (INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date)"
+				+ " SELECT zstack_tfa.session_key(plain), ?, ?, 'AccountVO', now() - interval '1 minute' FROM u)"
+				+ " SELECT plain FROM u",
 				aliceUuid, aliceUuid);
 			try (PreparedStatement ps = mgmt.prepareStatement(TYPED_SQL)) {
 				PSQLException e = expectError(mgmt, "28Z01", "ID.1001",
