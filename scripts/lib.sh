@@ -121,6 +121,8 @@ zt_run_tap() {
 	local log=$1 dir
 	dir=$(mktemp -d /tmp/zstack_tfa_tap.XXXXXX)
 	cp -r "$ZT_ROOT/t" "$dir/t"
+	# t/013 runs README's procedure as printed
+	cp "$ZT_ROOT/README.md" "$dir/"
 	# every test's clusters encrypt secrets under a key, as the main one does
 	zt_make_key_file "$dir/zstack_tfa.keys"
 	echo "zstack_tfa.encryption_key_file = '$dir/zstack_tfa.keys'" >"$dir/temp.conf"
