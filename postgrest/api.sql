@@ -31,12 +31,15 @@ EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 
 -- The one function PostgREST calls: the request body arrives whole, as
--- text, in the single unnamed argument, and goes to http_request as text (a
--- body that is not JSON, or nests too deep for the json type, gets
--- zstack_tfa's own 400, not PostgreSQL's error); the headers ZStack reads
--- arrive as X-ZStack-* (see nginx-zstack.conf); the reply is http_request's,
--- unchanged.
-CREATE OR REPLACE FUNCTION zstack_api.zstack(text)
+-- bytes, in the single unnamed argument (nginx sends it as
+-- application/octet-stream, so PostgREST passes it on unread: as text, a body
+-- that is not UTF-8 was PostgreSQL's 22021 error in PostgREST's JSON), and
+-- goes to http_request as text (a body that is not JSON, or nests too deep
+-- for the json type, gets zstack_tfa's own 400, not PostgreSQL's error); the
+-- headers ZStack reads arrive as X-ZStack-* (see nginx-zstack.conf); the
+-- reply is http_request's, unchanged.
+DROP FUNCTION IF EXISTS zstack_api.zstack(text);	-- before 1.2 the body came as text
+CREATE OR REPLACE FUNCTION zstack_api.zstack(bytea)
 RETURNS zstack_api."*/*"
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -46,7 +49,16 @@ DECLARE
 	uri text := coalesce(h->>'x-zstack-uri', '');
 	q int := strpos(uri, '?');
 	r record;
+	body text;
 BEGIN
+	BEGIN
+		body := convert_from($1, 'UTF8');
+	EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+		-- not UTF-8, so not JSON (RFC 8259 8.1): its escaped form, whose
+		-- \ooo escapes are not JSON either, gets http_request's "not valid
+		-- JSON" 400 at the point any other such body would
+		body := encode($1, 'escape');
+	END;
 	SELECT * INTO r FROM zstack_tfa.http_request(
 		coalesce(h->>'x-zstack-method', ''),
 		CASE WHEN q > 0 THEN left(uri, q - 1) ELSE uri END,
@@ -55,7 +67,7 @@ BEGIN
 			'Authorization', h->>'x-zstack-authorization',
 			'X-JSON-Schema', h->>'x-zstack-json-schema',
 			'X-Job-UUID', h->>'x-zstack-job-uuid')),
-		$1);
+		body);
 	-- PostgREST 12 takes every 503 it sends for a lost database and
 	-- reconnects and reloads its schema cache (PostgREST/postgrest#4956), but
 	-- ZStack answers 503 for every API error.  So a 503 leaves PostgREST as
@@ -78,9 +90,9 @@ $$;
 
 -- least privilege: the anonymous role may call this function and, through
 -- it, http_request; nothing else of zstack_tfa
-REVOKE ALL ON FUNCTION zstack_api.zstack(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION zstack_api.zstack(bytea) FROM PUBLIC;
 GRANT USAGE ON SCHEMA zstack_api TO zstack_web_anon;
-GRANT EXECUTE ON FUNCTION zstack_api.zstack(text) TO zstack_web_anon;
+GRANT EXECUTE ON FUNCTION zstack_api.zstack(bytea) TO zstack_web_anon;
 GRANT USAGE ON SCHEMA zstack_tfa TO zstack_web_anon;
 GRANT EXECUTE ON FUNCTION zstack_tfa.http_request(text, text, text, json, text) TO zstack_web_anon;
 -- (before 1.1 the body was json only; that form is no longer needed here)

@@ -122,8 +122,13 @@ zt_stop_cluster() {
 # root), in a scratch copy of t/ that user can write.  Output goes to $1.
 zt_run_tap() {
 	local log=$1 dir
+	# t/009 sends requests through nginx and PostgREST
+	. "$ZT_ROOT/scripts/http.sh"
+	zt_install_http_deps >/dev/null || return 1
 	dir=$(mktemp -d /tmp/zstack_tfa_tap.XXXXXX)
 	cp -r "$ZT_ROOT/t" "$dir/t"
+	# t/013 runs README's procedure as printed
+	cp "$ZT_ROOT/README.md" "$dir/"
 	# every test's clusters encrypt secrets under a key, as the main one does
 	zt_make_key_file "$dir/zstack_tfa.keys"
 	printf "%s\n" "session_preload_libraries = 'zstack_tfa'" \
@@ -138,7 +143,7 @@ zt_run_tap() {
 		zt_make_key_file "$foreign" && chown nobody "$foreign"
 	fi
 	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" TEMP_CONFIG="$dir/temp.conf" \
-		ZT_FOREIGN_KEY_FILE="$foreign" \
+		ZT_FOREIGN_KEY_FILE="$foreign" ZT_ROOT="$ZT_ROOT" \
 		PERL5LIB="$ZT_PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$ZT_PGXS_DIR/src/test/regress/pg_regress" \
 		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1

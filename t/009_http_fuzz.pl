@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
 
 my $requests = $ENV{ZT_FUZZ_REQUESTS} // 4000;
 my $node = PostgreSQL::Test::Cluster->new('fuzz');
@@ -182,6 +183,108 @@ note("replies by status: $statuses");
 like($statuses, qr/^200=\d+ 400=\d+ 404=\d+ 405=\d+ 503=\d+$/, 'the requests reached every status (and no other)');
 is($count, '0', "every one of $requests generated requests and " . ($requests / 2) . ' rounds of JSON calls got its documented answer')
   or diag(join("\n", @examples));
+
+# The same server over real HTTP, nginx and PostgREST in front (README's
+# site, scripts/http.sh): bytes that are not UTF-8 in every part of a
+# request ZStack reads get ZStack's plain-text 400 for that part, never
+# PostgREST's 500 nor PostgreSQL's 22021 in PostgREST's JSON (issue 18 item
+# 8); valid UTF-8 in the same places passes through.
+my $root = $ENV{ZT_ROOT} or die 'ZT_ROOT (the repository) must be set; scripts/lib.sh zt_run_tap sets it';
+$node->safe_psql('postgres', slurp_file("$root/postgrest/api.sql"));
+my $stack = `cd '$root' && PGHOST='@{[ $node->host ]}' PGPORT=@{[ $node->port ]} bash -c '. scripts/lib.sh; . scripts/http.sh; ZT_POSTGREST=\$ZT_ROOT/.tools/postgrest-\$ZT_POSTGREST_VERSION/package/postgrest; zt_start_http_stack postgres >&2 && echo \$ZT_HTTP \$ZT_HTTP_DIR'`;
+my ($base, $http_dir) = split ' ', $stack;
+my ($http_port) = ($base // '') =~ m{^http://127\.0\.0\.1:(\d+)$} or BAIL_OUT('the HTTP stack did not start');
+
+# one request as raw bytes (HTTP/1.0: the reply is not chunked); returns
+# status, Content-Type and body
+sub raw_http
+{
+	my ($method, $target, $headers, $body) = @_;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $http_port, Proto => 'tcp')
+	  or die "connect: $!";
+	binmode $sock;
+	my $req = "$method $target HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+	$req .= "$_->[0]: $_->[1]\r\n" for @$headers;
+	$req .= 'Content-Length: ' . length($body // '') . "\r\n\r\n" . ($body // '');
+	print $sock $req;
+	local $/;
+	my $reply = <$sock>;
+	close $sock;
+	my ($head, $content) = split /\r\n\r\n/, $reply, 2;
+	my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
+	my ($ctype) = $head =~ m{^Content-Type: ([^\r\n]*)}mi;
+	return ($status, $ctype // '', $content // '');
+}
+
+my $api = '/zstack/v1/twofactorauthentication';
+my $admin = [ 'Authorization', 'OAuth 5e550000000000000000000000000001' ];
+my %text = (
+	path => 'Invalid path: it is not valid percent-encoded UTF-8',
+	query => 'Invalid query string: a parameter is not valid percent-encoded UTF-8',
+	authorization => 'Invalid header[Authorization], it is not valid UTF-8',
+	json_schema => 'Invalid header[X-JSON-Schema], it is not valid UTF-8',
+	job_uuid => "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped",
+	body => 'Invalid request body: it is not valid JSON');
+# each place a byte string X can go: [ part, method, target, headers, body ]
+sub places
+{
+	my ($x) = @_;
+	my $login = qq({"logInByAccount":{"accountName":"$x","password":"alice-password"}});
+	return (
+		[ 'path', 'GET', "$api/secrets/f0$x", [$admin] ],
+		[ 'path', 'GET', "/zstack/v1/accounts/sessions/$x/valid", [] ],
+		[ 'path', 'PUT', "/zstack/v1/accounts/lo${x}gin", [], $login ],
+		[ 'query', 'GET', "$api/secrets?q=uuid=$x", [$admin] ],
+		[ 'query', 'GET', "$api/secrets?limit=1&$x=1", [$admin] ],
+		[ 'query', 'GET', "$api/secret?name=alice$x&password=alice-password&type=account", [] ],
+		[ 'authorization', 'GET', "$api/secrets", [ [ 'Authorization', "OAuth $x" ] ] ],
+		[ 'authorization', 'GET', "$api/secrets", [ [ 'Authorization', $x ] ] ],
+		[ 'authorization', 'PUT', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew',
+			[ [ 'Authorization', "OAuth 5e550000000000000000000000000002$x" ] ], '{"renewSession":{"duration":600}}' ],
+		[ 'json_schema', 'GET', "$api/state", [ [ 'X-JSON-Schema', $x ] ] ],
+		[ 'json_schema', 'PUT', '/zstack/v1/login', [ [ 'X-JSON-Schema', "true$x" ] ], '{}' ],
+		[ 'job_uuid', 'PUT', '/zstack/v1/accounts/login', [ [ 'X-Job-UUID', "0123456789abcdef0123456789abcde$x" ] ], $login ],
+		[ 'body', 'PUT', '/zstack/v1/accounts/login', [], $login ],
+		[ 'body', 'PUT', '/zstack/v1/iam2/virtual-ids/login', [], qq({"loginIAM2VirtualID":{"name":"alice-dev","password":"$x"}}) ],
+		[ 'body', 'PUT', '/zstack/v1/login', [], "$x" ],
+		[ 'body', 'PUT', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew', [$admin],
+			qq({"renewSession":{"duration":600}}$x) ]);
+}
+# Latin-1, a lone continuation, 0xff, truncated sequences, an overlong
+# slash, a surrogate, a code point past U+10FFFF, 0xfe, and a NUL in the body
+my @bad = ("\xe9", "\x80", "\xff", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xc0\xaf", "\xed\xa0\x80",
+	"\xf4\x90\x80\x80", "\xfe", "caf\xe9-au-lait");
+my ($sent, @wrong) = (0);
+for my $x (@bad)
+{
+	for my $p (places($x))
+	{
+		my ($part, $method, $target, $headers, $body) = @$p;
+		my ($status, $ctype, $content) = raw_http($method, $target, $headers, $body);
+		$sent++;
+		push @wrong, sprintf('%s %s (%s, %s): %s %s %s', $method, unpack('H*', $x), $part, $target =~ s/[^ -~]/?/gr,
+			$status // '-', $ctype, substr($content, 0, 120))
+		  unless ($status // 0) == 400 && $ctype eq 'text/plain; charset=utf-8' && $content eq $text{$part};
+	}
+}
+is(scalar(@wrong), 0, "$sent requests with bytes that are not UTF-8 in the path, the query string, each header ZStack reads and the body: each gets ZStack's 400 for that part")
+  or diag(join "\n", @wrong[0 .. ($#wrong < 20 ? $#wrong : 19)]);
+is(join('|', raw_http('PUT', '/zstack/v1/accounts/login', [], "{\"a\":\"\x00\"}")),
+	"400|text/plain; charset=utf-8|$text{body}", 'a body with a NUL byte (which no PostgreSQL text holds) gets the same 400');
+# valid UTF-8 (2-, 3- and 4-byte sequences) in the same places is no such 400
+@wrong = ();
+for my $x ("\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80")
+{
+	for my $p (places($x))
+	{
+		my ($part, $method, $target, $headers, $body) = @$p;
+		my ($status, $ctype, $content) = raw_http($method, $target, $headers, $body);
+		push @wrong, sprintf('%s (%s): %s %s', $target =~ s/[^ -~]/?/gr, $part, $status // '-', substr($content, 0, 120))
+		  if !defined $status || $status == 500 || $content =~ /not valid UTF-8|22021|Something went wrong/;
+	}
+}
+is(scalar(@wrong), 0, 'valid UTF-8 in every one of those places gets past the check') or diag(join "\n", @wrong);
+system("bash -c '. \"$root/scripts/lib.sh\"; . \"$root/scripts/http.sh\"; ZT_HTTP_DIR=$http_dir zt_stop_http_stack'");
 
 my $log = substr(slurp_file($node->logfile), $log_start);
 my @noise = grep { /ERROR|FATAL|PANIC|WARNING|request failed|TRAP/ } split /\n/, $log;
