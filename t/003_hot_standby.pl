@@ -16,7 +16,7 @@ $primary->safe_psql('postgres', q{
 	SELECT zstack_tfa.create_account('alice', 'alice-password');
 	SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
 	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date)
-	SELECT '5e550000000000000000000000000001', uuid, uuid, now() + interval '1 hour'
+	SELECT zstack_tfa.session_key('5e550000000000000000000000000001'), uuid, uuid, now() + interval '1 hour'
 	FROM zstack_tfa.account WHERE name = 'alice';
 });
 $primary->backup('base');
