@@ -216,7 +216,7 @@ LoadKeys(void)
 		KeyFileError("\"%s\" has group or world access; it must have permissions u=rw (0600) or less if owned by the server's user, or u=rw,g=r (0640) or less if owned by root.",
 					 shown);
 	if (st.st_size > MAX_KEY_FILE)
-		KeyFileError("\"%s\" is larger than %d bytes.", path, MAX_KEY_FILE);
+		KeyFileError("\"%s\" is larger than %d bytes.", shown, MAX_KEY_FILE);
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
 		KeyFileError("Could not open \"%s\": %m.", shown);
