@@ -160,7 +160,6 @@ log_in_by_iam2_virtual_id(PG_FUNCTION_ARGS)
 static Datum
 ValidateSession(PG_FUNCTION_ARGS)
 {
-	int			spi_level;
 	char	   *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
 	char		key[ZT_SESSION_KEY_LEN + 1];
@@ -188,8 +187,7 @@ ValidateSession(PG_FUNCTION_ARGS)
 	{
 		Oid			type = TEXTOID;
 		Datum		value = CStringGetTextDatum(key);
-
-		spi_level = zt_spi_connect();
+		int			spi_level = zt_spi_connect();
 		if (SPI_execute_with_args("DELETE FROM zstack_tfa.session WHERE uuid = $1"
 								  " AND expired_date < pg_catalog.clock_timestamp()",
 								  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
