@@ -6,21 +6,17 @@
  * roll back, cancel, time out, disconnect.  So a code is compared only once a
  * place to record it is held: a slot in the queue of the database's
  * recorder, a background worker that writes each wrong code in a transaction
- * of its own.  The comparison, the hand-over of a wrong code and the wait for
- * its commit run with interrupts held, so no cancel, timeout or termination
- * falls between them, and the second-factor lock (twofactor.c) is released
- * only after the commit: the next code for that user is compared against the
- * new count.  When no recorder can be had (every worker slot taken), a code
- * is refused before it is compared, right and wrong alike, so the refusal
- * tells nothing.
- *
- * The recorder serves every backend of its database through a DSM segment
- * whose handle it leaves in a file under the data directory.  It is started
- * on the first need (no shared_preload_libraries), ends after a minute
- * without work, connects as the extension's owner and runs every statement as
- * the role zstack_tfa_recorder, which may only update the secrets' counters
- * and append audit rows, under a pinned search_path.  A right code costs two
- * spinlock round trips; a wrong code one commit in the recorder.
+ * of its own.  The comparison and the hand-over of a wrong code run with
+ * interrupts held, so no cancel, timeout or termination falls between them.
+ * Once handed over, a wrong code is the recorder's: it records it whatever
+ * becomes of the caller, and when its transaction fails (a row lock held
+ * elsewhere past its lock_timeout, say) it tries again, with a growing pause,
+ * until it succeeds.  While a user has a wrong code in the queue, no other
+ * code of that user is compared (zt_await_user_recorded): the next code is
+ * compared against the new count or not at all.  The caller waits for the
+ * commit, interruptibly and for at most RECORD_WAIT_MS.  When no recorder
+ * can be had (every worker slot taken), a code is refused before it is
+ * compared, right and wrong alike, so the refusal tells nothing.
  */
 #include "lifecycle.h"
 
@@ -56,6 +52,11 @@ PGDLLEXPORT void zt_recorder_main(Datum main_arg);
 #define START_WAIT_MS 2000
 /* a recorder with nothing to do for this long ends, freeing its slot */
 #define IDLE_EXIT_MS 60000
+/* how long a login waits for its wrong code to be committed */
+#define RECORD_WAIT_MS 5000
+/* pauses between the recorder's tries of a code it could not record */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 5000
 
 /* One wrong code on its way to the recorder. */
 typedef struct RecorderSlot
@@ -74,6 +75,8 @@ typedef struct RecorderSlot
 	bool		recorded;
 	int			failures;
 	bool		locked;
+	int			tries;			/* the recorder's failed tries so far */
+	TimestampTz retry_at;		/* not before this, after a failed try */
 } RecorderSlot;
 
 /* The recorder's DSM segment. */
@@ -92,6 +95,7 @@ typedef struct Recorder
 static dsm_segment *recorder_seg = NULL;
 static Recorder *recorder = NULL;
 static int	my_slot = -1;
+static int	my_slot_level = 0;	/* the (sub)transaction level that claimed it */
 
 /*
  * Count one wrong code for the secret, lock 2FA logins once there are
@@ -160,8 +164,9 @@ SetProcLatch(int procno)
 
 /*
  * Record the wrong code of one slot in a transaction of its own, as the
- * recorder role.  Any error is caught: the slot says "not recorded", and
- * the recorder goes on serving the others.
+ * recorder role.  Any error is caught: the slot stays pending, to be tried
+ * again after a pause that doubles with each failed try, and the recorder
+ * goes on serving the others.
  */
 static void
 RecordOne(Recorder *rec, RecorderSlot *slot)
@@ -218,7 +223,18 @@ RecordOne(Recorder *rec, RecorderSlot *slot)
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	SpinLockAcquire(&rec->mutex);
-	slot->recorded = recorded;
+	if (!recorded)
+	{
+		int			pause = RETRY_FIRST_MS << Min(slot->tries, 6);
+
+		/* still pending: tried again later, the user's codes refused meanwhile */
+		slot->tries++;
+		slot->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 Min(pause, RETRY_MAX_MS));
+		SpinLockRelease(&rec->mutex);
+		return;
+	}
+	slot->recorded = true;
 	slot->failures = failures;
 	slot->locked = locked;
 	slot->pending = false;
@@ -303,7 +319,8 @@ zt_recorder_main(Datum main_arg)
 
 	zt_pin_search_path();
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a row lock held elsewhere delays one try, not the whole queue */
+	SetConfigOption("lock_timeout", "200ms", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
@@ -323,6 +340,8 @@ zt_recorder_main(Datum main_arg)
 	{
 		bool		worked = false;
 		bool		busy = false;
+		bool		retrying = false;
+		TimestampTz now = GetCurrentTimestamp();
 
 		for (int i = 0; i < RECORDER_SLOTS; i++)
 		{
@@ -331,6 +350,11 @@ zt_recorder_main(Datum main_arg)
 
 			SpinLockAcquire(&rec->mutex);
 			take = slot->in_use && slot->pending;
+			if (take && slot->tries > 0 && slot->retry_at > now)
+			{
+				take = false;
+				retrying = true;
+			}
 			busy |= slot->in_use;
 			SpinLockRelease(&rec->mutex);
 			if (!take)
@@ -357,7 +381,7 @@ zt_recorder_main(Datum main_arg)
 		if (worked)
 			continue;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000, PG_WAIT_EXTENSION);
+						 retrying ? RETRY_FIRST_MS / 2 : 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -425,15 +449,10 @@ AttachRecorder(void)
 	return true;
 }
 
-/*
- * Start the database's recorder and wait until it takes codes; one backend at
- * a time starts one (a lock that ends with the transaction).  False when no
- * worker slot could be had, or the recorder role is missing.
- */
+/* Start the recorder, under the lock StartRecorder holds. */
 static bool
-StartRecorder(void)
+StartRecorderLocked(void)
 {
-	LOCKTAG		tag;
 	Oid			run_as;
 	dsm_segment *seg;
 	Recorder   *rec;
@@ -442,9 +461,6 @@ StartRecorder(void)
 	pid_t		pid;
 	int			waited = 0;
 
-	/* field4 4: a space of its own, apart from pg_advisory_lock's 1 and 2 */
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0x7a74, 4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	if (AttachRecorder())
 		return true;			/* another backend started one meanwhile */
 	run_as = get_role_oid(RECORDER_ROLE, true);
@@ -504,6 +520,62 @@ StartRecorder(void)
 	return true;
 }
 
+/*
+ * Start the database's recorder and wait until it takes codes; one backend at
+ * a time starts one.  The lock that says so is a session lock, given back as
+ * soon as the recorder runs (or could not be started): a transaction kept
+ * open after its login does not keep others from starting the next recorder.
+ * It is taken without waiting, polled for at most START_WAIT_MS.  False when
+ * no worker slot could be had, the recorder role is missing, or another
+ * backend is still starting one.
+ */
+static bool
+StartRecorder(void)
+{
+	LOCKTAG		tag;
+	volatile bool started = false;
+	int			waited = 0;
+
+	/* field4 4: a space of its own, apart from pg_advisory_lock's 1 and 2 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0x7a74, 4);
+	while (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (waited >= START_WAIT_MS)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 10;
+	}
+	PG_TRY();
+	{
+		started = StartRecorderLocked();
+	}
+	PG_FINALLY();
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	PG_END_TRY();
+	return started;
+}
+
+/*
+ * Give the claimed slot back, or, when it holds a wrong code not yet
+ * recorded, leave that to the recorder, which frees it once recorded.
+ */
+static void
+LetGoOfSlot(void)
+{
+	SpinLockAcquire(&recorder->mutex);
+	if (recorder->slots[my_slot].pending)
+		recorder->slots[my_slot].owner_gone = true;
+	else
+		recorder->slots[my_slot].in_use = false;
+	SpinLockRelease(&recorder->mutex);
+	my_slot = -1;
+}
+
 /* A claimed slot goes back when the transaction that claimed it fails. */
 static void
 ReleaseOnAbort(XactEvent event, void *arg)
@@ -511,13 +583,71 @@ ReleaseOnAbort(XactEvent event, void *arg)
 	if (my_slot < 0 || recorder == NULL ||
 		(event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT))
 		return;
-	SpinLockAcquire(&recorder->mutex);
-	if (recorder->slots[my_slot].pending)
-		recorder->slots[my_slot].owner_gone = true;	/* it is still recorded */
-	else
-		recorder->slots[my_slot].in_use = false;
-	SpinLockRelease(&recorder->mutex);
-	my_slot = -1;
+	LetGoOfSlot();
+}
+
+/* ... and when the subtransaction that claimed it fails (an EXCEPTION block). */
+static void
+ReleaseOnSubAbort(SubXactEvent event, SubTransactionId mySubid,
+				  SubTransactionId parentSubid, void *arg)
+{
+	if (my_slot < 0 || recorder == NULL || event != SUBXACT_EVENT_ABORT_SUB ||
+		my_slot_level < GetCurrentTransactionNestLevel())
+		return;
+	LetGoOfSlot();
+}
+
+static void
+RegisterCallbacks(void)
+{
+	static bool registered = false;
+
+	if (registered)
+		return;
+	RegisterXactCallback(ReleaseOnAbort, NULL);
+	RegisterSubXactCallback(ReleaseOnSubAbort, NULL);
+	registered = true;
+}
+
+/*
+ * Wait, interruptibly and for at most START_WAIT_MS, until the recorder holds
+ * no wrong code of this user that it has not yet committed: one handed over
+ * by a login that was then cancelled or timed out, or one the recorder could
+ * not yet write.  Called under the user's second-factor lock, before the
+ * user's secret row is read, so that the next code is compared against the
+ * count that includes it.  False, with the refusal in f, when it is still
+ * there: the code must then not be compared.
+ */
+bool
+zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
+{
+	int			waited = 0;
+
+	RegisterCallbacks();
+	if (!AttachRecorder())
+		return true;			/* no recorder: nothing of anyone's is pending */
+	for (;;)
+	{
+		bool		pending = false;
+
+		SpinLockAcquire(&recorder->mutex);
+		for (int i = 0; i < RECORDER_SLOTS && !pending; i++)
+			pending = recorder->slots[i].in_use && recorder->slots[i].pending &&
+				strcmp(recorder->slots[i].user_uuid, user_uuid) == 0;
+		SpinLockRelease(&recorder->mutex);
+		if (!pending)
+			return true;
+		if (waited >= START_WAIT_MS || !RecorderAccepting())
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 20;
+	}
+	zt_fail(f, ZT_ERR_ID_2002,
+			"two-factor authentication codes of this user cannot be checked now: an earlier wrong code is still being recorded; try again later");
+	return false;
 }
 
 /*
@@ -528,15 +658,12 @@ ReleaseOnAbort(XactEvent event, void *arg)
 bool
 zt_reserve_recorder(ZtFailure *f)
 {
-	static bool callback_registered = false;
 	int			waited = 0;
 
-	if (!callback_registered)
-	{
-		RegisterXactCallback(ReleaseOnAbort, NULL);
-		callback_registered = true;
-	}
-	Assert(my_slot < 0);
+	RegisterCallbacks();
+	if (my_slot >= 0 && recorder != NULL)
+		LetGoOfSlot();			/* not given back by a path that failed: never kept */
+	my_slot = -1;
 	for (;;)
 	{
 		if (AttachRecorder() || StartRecorder())
@@ -553,7 +680,10 @@ zt_reserve_recorder(ZtFailure *f)
 					}
 			SpinLockRelease(&recorder->mutex);
 			if (my_slot >= 0)
+			{
+				my_slot_level = GetCurrentTransactionNestLevel();
 				return true;
+			}
 		}
 		if (waited >= START_WAIT_MS)
 			break;
@@ -581,17 +711,15 @@ zt_release_recorder(void)
 }
 
 /*
- * The code compared was wrong: hand it to the recorder and wait until it has
- * committed the count.  Called with interrupts held, so that nothing ends the
- * call between the comparison and the commit.  Returns false when the
- * recorder could not record it (it ended, or its transaction failed).
+ * The code compared was wrong: hand it to the recorder.  Called with
+ * interrupts held, right after the comparison, so that nothing ends the call
+ * between the two; from here on the recorder records it whatever becomes of
+ * the caller.
  */
-bool
-zt_record_wrong_code(const Principal *p, const char *secret_uuid, int *failures,
-					 bool *locked)
+void
+zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid)
 {
 	RecorderSlot *slot;
-	bool		recorded = false;
 
 	Assert(my_slot >= 0 && InterruptHoldoffCount > 0);
 	slot = &recorder->slots[my_slot];
@@ -605,7 +733,25 @@ zt_record_wrong_code(const Principal *p, const char *secret_uuid, int *failures,
 	slot->pending = true;
 	SetProcLatch(recorder->procno);
 	SpinLockRelease(&recorder->mutex);
+}
 
+/*
+ * Wait, interruptibly and for at most RECORD_WAIT_MS, until the recorder has
+ * committed the wrong code handed over.  Returns ZT_RECORDED with the count
+ * and whether the user is now locked; ZT_RECORD_PENDING when it is still in
+ * the queue (it will be recorded, and no code of the user is compared
+ * before); ZT_RECORD_LOST when the recorder ended with it (only a superuser
+ * can end it).  A cancel while waiting leaves the code to the recorder.
+ */
+ZtRecordResult
+zt_await_wrong_code(int *failures, bool *locked)
+{
+	RecorderSlot *slot;
+	ZtRecordResult result = ZT_RECORD_PENDING;
+	int			waited = 0;
+
+	Assert(my_slot >= 0);
+	slot = &recorder->slots[my_slot];
 	for (;;)
 	{
 		bool		done;
@@ -616,23 +762,32 @@ zt_record_wrong_code(const Principal *p, const char *secret_uuid, int *failures,
 		accepting = recorder->accepting;
 		if (done)
 		{
-			recorded = slot->recorded;
+			result = ZT_RECORDED;
 			*failures = slot->failures;
 			*locked = slot->locked;
+			slot->in_use = false;
 		}
-		if (done || !accepting)
+		else if (!accepting)
 		{
-			/* a recorder that ended may still hold it: it is lost with it */
+			/* the recorder ended with it in its queue */
+			result = ZT_RECORD_LOST;
 			slot->in_use = false;
 			slot->pending = false;
 		}
 		SpinLockRelease(&recorder->mutex);
 		if (done || !accepting)
 			break;
+		if (waited >= RECORD_WAIT_MS)
+		{
+			LetGoOfSlot();		/* still pending: the recorder frees it */
+			return ZT_RECORD_PENDING;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 100;
 	}
 	my_slot = -1;
-	return recorded;
+	return result;
 }

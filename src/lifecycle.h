@@ -56,10 +56,18 @@ extern void zt_audit_secret(const char *kind, const char *outcome,
 							const char *secret_uuid, int64 step);
 
 /* failures.c */
+typedef enum ZtRecordResult
+{
+	ZT_RECORDED,				/* committed */
+	ZT_RECORD_PENDING,			/* still in the recorder's queue */
+	ZT_RECORD_LOST				/* the recorder ended with it */
+} ZtRecordResult;
+
+extern bool zt_await_user_recorded(const char *user_uuid, ZtFailure *f);
 extern bool zt_reserve_recorder(ZtFailure *f);
 extern void zt_release_recorder(void);
-extern bool zt_record_wrong_code(const Principal *p, const char *secret_uuid,
-								 int *failures, bool *locked);
+extern void zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid);
+extern ZtRecordResult zt_await_wrong_code(int *failures, bool *locked);
 
 /* twofactor.c */
 extern bool zt_two_factor_enabled(void);

@@ -159,7 +159,7 @@ RowIsOurs(HeapTuple tup, TupleDesc desc, int xmin_col, int xmax_col)
  * The second factor of a login with 2FA enabled.  The state it decides on
  * (a lockout, the last accepted step) is read with the newest snapshot, so
  * an old transaction cannot see an account as unlocked.  A wrong code is
- * counted in a transaction of its own (zt_record_wrong_code), so it counts
+ * counted in a transaction of its own (by the recorder, failures.c), so it counts
  * even if the caller rolls back.  A right code locks the secret's row and
  * checks again: a time step is accepted at most once, and only steps later
  * than the last accepted one count.  Wrong codes in a row lock 2FA logins
@@ -208,6 +208,9 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	}
 
 	LockSecondFactor(p->uuid);
+	/* a wrong code of this user still on its way counts before the next */
+	if (!zt_await_user_recorded(p->uuid, f))
+		return false;
 	values[0] = CStringGetTextDatum(p->uuid);
 	if (SPI_execute_snapshot(zt_keep_plan(&read_plan,
 										  "SELECT secret, coalesce(last_accepted_step, -1), failed_attempts,"
@@ -283,13 +286,15 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	zt_totp_free_key(&key);
 	if (!ok)
 	{
-		bool		recorded = zt_record_wrong_code(p, secret_uuid, &failures, &locked);
+		ZtRecordResult recorded;
 
+		zt_hand_over_wrong_code(p, secret_uuid);
 		RESUME_INTERRUPTS();
-		if (!recorded)
+		recorded = zt_await_wrong_code(&failures, &locked);
+		if (recorded == ZT_RECORD_LOST)
 			zt_fail(f, ZT_ERR_ID_2002,
 					"two-factor authentication codes cannot be checked now: a wrong code could not be recorded; try again later");
-		else if (locked)
+		else if (recorded == ZT_RECORDED && locked)
 			zt_fail(f, ZT_ERR_ID_2002,
 					"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
 					failures, zt_lockout_seconds);

@@ -1,0 +1,143 @@
+# Issue 18, review of the recorder: a wrong code that has been compared is
+# counted even when the recorder cannot write it at once, and no other code
+# of that user is compared until it is.  A DBA's transaction holds the
+# secret's row lock for 12 s (longer than the recorder's lock_timeout):
+# while it does, the attacker sends codes under a short statement_timeout,
+# wrong and right alike; exactly one is compared (the server logs each
+# comparison at DEBUG1), the right code is answered as the wrong ones are,
+# and once the lock goes the compared code is recorded.  Then: a
+# transaction kept open after the login that started a recorder does not
+# keep the next recorder from starting.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('blocked');
+$node->init;
+$node->append_conf('postgresql.conf', qq{log_min_messages = debug1
+log_min_error_statement = panic
+zstack_tfa.max_failed_attempts = 5
+zstack_tfa.lockout_seconds = 3600
+});
+$node->start;
+my $db = 'postgres';
+$node->safe_psql($db, q{
+CREATE EXTENSION zstack_tfa;
+SELECT zstack_tfa.set_two_factor_authentication_enabled(true);
+SELECT zstack_tfa.create_account('victim', 'victim-pw');
+SELECT zstack_tfa.create_account('other', 'other-pw');
+CREATE ROLE attacker LOGIN;
+GRANT USAGE ON SCHEMA zstack_tfa TO attacker;
+GRANT EXECUTE ON FUNCTION zstack_tfa.log_in_by_account(text, text, text[]) TO attacker;
+});
+my %secret;
+for my $who ('victim', 'other')
+{
+	$secret{$who} = $node->safe_psql($db,
+		"SELECT zstack_tfa.get_two_factor_authentication_secret('$who', '$who-pw')->'inventory'->>'secret'");
+}
+my $n = 0;
+sub wrong_code
+{
+	my $who = shift;
+	$n++;
+	return $node->safe_psql($db,
+		"SELECT zstack_tfa.totp('$secret{$who}', now() - interval '1 day' + $n * interval '1 minute')");
+}
+sub right_code { my $who = shift; $node->safe_psql($db, "SELECT zstack_tfa.totp('$secret{$who}')") }
+my $connstr = $node->connstr($db) . ' user=attacker';
+# one login as the attacker; returns what it saw (reply details or the error)
+sub login
+{
+	my ($who, $code, $timeout) = @_;
+	my $out = '';
+	IPC::Run::run([ 'psql', '-X', '-A', '-t', '-d', $connstr, '-c',
+		"SET statement_timeout = '$timeout'; SELECT coalesce(r->'error'->>'details', 'logged in')"
+		  . " FROM zstack_tfa.log_in_by_account('$who', '$who-pw', ARRAY['twofatoken::$code']) r" ],
+		'>', \$out, '2>', \$out);
+	$out =~ s/^SET\n//;
+	return $out;
+}
+sub compared { my $from = shift; return () = slurp_file($node->logfile, $from) =~ /comparing a second-factor code/g }
+sub counter
+{
+	my $who = shift;
+	return $node->safe_psql($db, "SELECT failed_attempts FROM zstack_tfa.secret WHERE user_uuid ="
+		  . " (SELECT uuid FROM zstack_tfa.account WHERE name = '$who')");
+}
+
+# a first wrong code starts the recorder, recorded at once
+like(login('victim', wrong_code('victim'), '10s'), qr/wrong or already used/, 'a wrong code is refused');
+is(counter('victim'), '1', 'and counted');
+
+# the DBA's transaction holds the victim's row for 12 s
+my $log_start = -s $node->logfile;
+my $holder_out = '';
+my $holder = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr($db), '-c',
+	"BEGIN; SELECT 1 FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account"
+	  . " WHERE name = 'victim') FOR UPDATE; SELECT pg_sleep(12); COMMIT;" ], '>', \$holder_out, '2>', \$holder_out);
+my $deadline = time + 10;
+usleep(50_000)
+  until time > $deadline
+  || $node->safe_psql($db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(12)%' AND wait_event = 'PgSleep'") eq '1';
+
+my (%seen_wrong, %seen_right);
+my $attempts = 0;
+my $end = time + 9;
+while (time < $end)
+{
+	my $right = $attempts % 4 == 3;
+	my $seen = login('victim', $right ? right_code('victim') : wrong_code('victim'), '300ms');
+	$seen =~ s/\s+$//;
+	($right ? \%seen_right : \%seen_wrong)->{$seen}++;
+	$attempts++;
+}
+my $while_locked = compared($log_start);
+is($while_locked, 1, "while the row is held, 1 of $attempts codes was compared");
+ok(!grep({ /logged in/ } keys %seen_right), 'the right code does not log in while a wrong one waits');
+my @wrong_seen = grep { !/wrong or already used/ } keys %seen_wrong;
+is_deeply([ sort keys %seen_right ], [ sort @wrong_seen ],
+	'the right code is answered as the wrong codes that were not compared')
+  or diag explain [ \%seen_right, \%seen_wrong ];
+$holder->finish;
+like($holder_out, qr/COMMIT/, "the DBA's transaction committed");
+
+# once the lock is gone, the recorder writes the compared code
+$deadline = time + 15;
+usleep(100_000) until time > $deadline || counter('victim') eq '2';
+is(counter('victim'), '2', 'the compared code is recorded after the lock goes');
+is($node->safe_psql($db, q{SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome IN ('wrong_code', 'wrong_code_locked')}),
+	compared(0), 'every compared wrong code has its audit row');
+is(login('victim', right_code('victim'), '10s'), "logged in\n", 'the right code then logs in');
+is(counter('victim'), '0', 'and resets the count');
+
+# a transaction kept open after the login that started a recorder
+sub recorders { $node->safe_psql($db, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'zstack_tfa wrong-code recorder'") }
+sub end_recorder
+{
+	$node->safe_psql($db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'zstack_tfa wrong-code recorder'");
+	my $until = time + 10;
+	usleep(50_000) until time > $until || recorders() eq '0';
+}
+end_recorder();
+is(recorders(), '0', 'the recorder is gone');
+my $open_out = '';
+my $code = wrong_code('victim');
+my $open = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $connstr, '-c',
+	"BEGIN; SELECT zstack_tfa.log_in_by_account('victim', 'victim-pw', ARRAY['twofatoken::$code'])->'error'->>'details';"
+	  . " SELECT pg_sleep(8); COMMIT;" ], '>', \$open_out, '2>', \$open_out);
+$deadline = time + 10;
+usleep(50_000) until time > $deadline || counter('victim') eq '1';
+is(counter('victim'), '1', 'a login in an open transaction started a recorder that counted its code');
+end_recorder();
+my $t0 = time;
+like(login('other', wrong_code('other'), '4s'), qr/wrong or already used/,
+	"another user's code is compared while that transaction stays open");
+ok(time - $t0 < 3, sprintf('without waiting for it (%.1f s)', time - $t0));
+is(counter('other'), '1', "and counted by a recorder started meanwhile");
+$open->finish;
+done_testing();
