@@ -341,7 +341,7 @@ zt_recorder_main(Datum main_arg)
 		bool		worked = false;
 		bool		busy = false;
 		bool		retrying = false;
-		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz loop_start = GetCurrentTimestamp();
 
 		for (int i = 0; i < RECORDER_SLOTS; i++)
 		{
@@ -350,7 +350,7 @@ zt_recorder_main(Datum main_arg)
 
 			SpinLockAcquire(&rec->mutex);
 			take = slot->in_use && slot->pending;
-			if (take && slot->tries > 0 && slot->retry_at > now)
+			if (take && slot->tries > 0 && slot->retry_at > loop_start)
 			{
 				take = false;
 				retrying = true;
