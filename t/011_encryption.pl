@@ -9,7 +9,9 @@
 # - pg_dump/pg_restore keep the ciphertext, and the restored copy works.
 use strict;
 use warnings;
-use File::Find;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use ZtScan;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -113,31 +115,13 @@ my $custom = "$tmp/custom.dump";
 $node->command_ok([ 'pg_dump', '-Fc', '-Z0', '-f', $custom, '-d', $node->connstr('postgres') ], 'pg_dump (custom, uncompressed)');
 
 # every byte of the data directory (heap, indexes, WAL) and of both dumps
-my @files;
-find({ wanted => sub { push @files, $File::Find::name if -f $_ }, no_chdir => 1 }, $node->data_dir);
-push @files, $dump, $custom;
-my ($bytes, $found) = (0, 0);
-my $pattern = join '|', map { quotemeta } @secrets;
-for my $file (@files)
-{
-	open my $fh, '<:raw', $file or next;
-	local $/;
-	my $content = <$fh>;
-	close $fh;
-	$bytes += length($content);
-	if ($content =~ /($pattern)/)
-	{
-		$found++;
-		diag("a secret is in $file");
-	}
-}
-cmp_ok($bytes, '>', 10_000_000, sprintf('the data directory, the WAL and the dumps were read (%.0f MB, %d files)', $bytes / 1e6, scalar @files));
-is($found, 0, 'no file holds any of the secrets');
+my $scan = raw_scan($node->data_dir, join('|', map { quotemeta } @secrets), $dump, $custom);
+cmp_ok($scan->{bytes}, '>', 10_000_000, sprintf('the data directory, the WAL and the dumps were read (%.0f MB, %d files)', $scan->{bytes} / 1e6, $scan->{files}));
+is(scalar @{ $scan->{hits} }, 0, 'no file holds any of the secrets') or diag("a secret is in $_") for @{ $scan->{hits} };
 # (the search finds a secret where there is one)
 $node->safe_psql('postgres', q{CREATE TABLE canary (s text); INSERT INTO canary VALUES ('JBSWY3DPEHPK3PXPMFRGGZDFMZTWQ2LK'); CHECKPOINT});
-my $canary = 0;
-find({ wanted => sub { return unless -f $_; open my $fh, '<:raw', $_ or return; local $/; my $c = <$fh>; $canary++ if $c =~ /JBSWY3DPEHPK3PXPMFRGGZDFMZTWQ2LK/ }, no_chdir => 1 }, $node->data_dir);
-ok($canary > 0, 'the same search finds a secret stored in plain text');
+ok(scalar @{ raw_scan($node->data_dir, 'JBSWY3DPEHPK3PXPMFRGGZDFMZTWQ2LK')->{hits} } > 0,
+	'the same search finds a secret stored in plain text');
 $node->safe_psql('postgres', 'DROP TABLE canary');
 
 # pg_restore into a new database: the ciphertext as it was, and it works

@@ -7,7 +7,9 @@
 # (a canary), and a DBA's one expression ends a given (stolen) session.
 use strict;
 use warnings;
-use File::Find;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use ZtScan;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -71,34 +73,14 @@ $node->command_ok([ 'pg_dump', '-Fc', '-Z0', '-f', $custom, '-d', $node->connstr
 # every byte of the data directory (heap, indexes, pg_wal) and of both dumps
 # (the server log is t/008's: the test cluster logs every statement this
 # test types, uuids and all)
-sub search
-{
-	my ($pattern, @extra) = @_;
-	my @files;
-	find({ wanted => sub { push @files, $File::Find::name if -f $_ }, no_chdir => 1 }, $node->data_dir);
-	push @files, @extra;
-	my ($bytes, $wal, @hits) = (0, 0);
-	for my $file (@files)
-	{
-		open my $fh, '<:raw', $file or next;
-		local $/;
-		my $content = <$fh>;
-		close $fh;
-		$bytes += length($content);
-		$wal++ if $file =~ m{/pg_wal/[0-9A-F]{24}$};
-		push @hits, $file if $content =~ /$pattern/;
-	}
-	return ($bytes, $wal, scalar @files, @hits);
-}
-my $pattern = join '|', map { quotemeta } @sessions;
-my ($bytes, $wal, $nfiles, @hits) = search($pattern, $dump, $custom);
-cmp_ok($bytes, '>', 10_000_000, sprintf('the data directory, the WAL and the dumps were read (%.0f MB, %d files)', $bytes / 1e6, $nfiles));
-cmp_ok($wal, '>', 0, "pg_wal's segments among them ($wal)");
-is(scalar @hits, 0, 'no file holds any live session uuid') or diag("a session uuid is in $_") for @hits;
+my $scan = raw_scan($node->data_dir, join('|', map { quotemeta } @sessions), $dump, $custom);
+cmp_ok($scan->{bytes}, '>', 10_000_000, sprintf('the data directory, the WAL and the dumps were read (%.0f MB, %d files)', $scan->{bytes} / 1e6, $scan->{files}));
+cmp_ok($scan->{wal}, '>', 0, "pg_wal's segments among them ($scan->{wal})");
+is(scalar @{ $scan->{hits} }, 0, 'no file holds any live session uuid') or diag("a session uuid is in $_") for @{ $scan->{hits} };
 
 # the search finds a uuid stored in plain text, in the heap and in the WAL
 $node->safe_psql('postgres', qq{CREATE TABLE canary (s text); INSERT INTO canary VALUES ('$sessions[0]'); CHECKPOINT});
-my (undef, undef, undef, @canary) = search(quotemeta $sessions[0]);
+my @canary = @{ raw_scan($node->data_dir, quotemeta $sessions[0])->{hits} };
 ok(scalar(grep { m{/base/} } @canary) > 0 && scalar(grep { m{/pg_wal/} } @canary) > 0,
 	'the same search finds a session uuid stored in plain text (heap and WAL)');
 $node->safe_psql('postgres', 'DROP TABLE canary');

@@ -8,7 +8,9 @@
 # steps, the heap is clean and pg_wal is not: the scan finds what is there.
 use strict;
 use warnings;
-use File::Find;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use ZtScan;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -33,16 +35,7 @@ is(join(',', sort keys %block), 'rewrite,wal,wal settings', "README's procedure 
 sub files_with
 {
 	my ($node, @secrets) = @_;
-	my $pattern = join '|', map { quotemeta } @secrets;
-	my @hits;
-	find({ wanted => sub {
-		return unless -f $_;
-		open my $fh, '<:raw', $_ or return;
-		local $/;
-		my $content = <$fh>;
-		push @hits, $File::Find::name if $content =~ /$pattern/;
-	}, no_chdir => 1 }, $node->data_dir);
-	return @hits;
+	return @{ raw_scan($node->data_dir, join('|', map { quotemeta } @secrets))->{hits} };
 }
 
 my $node = PostgreSQL::Test::Cluster->new('plain_first');
