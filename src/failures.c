@@ -45,7 +45,8 @@
 PGDLLEXPORT void zt_recorder_main(Datum main_arg);
 
 #define RECORDER_MAGIC UINT64CONST(0x7a74726563303032)
-#define RECORDER_SLOTS 64
+/* slots beyond one per backend, for codes whose callers have gone */
+#define RECORDER_SPARE_SLOTS 64
 #define RECORDER_ROLE "zstack_tfa_recorder"
 #define RECORDER_DIR "pg_zstack_tfa"
 /* how long a login waits for a recorder to start, or for a free slot */
@@ -89,8 +90,12 @@ typedef struct Recorder
 	slock_t		mutex;
 	bool		accepting;		/* ready, and not ending */
 	int			procno;
-	RecorderSlot slots[RECORDER_SLOTS];
+	int			nslots;			/* one per backend, and spares */
+	RecorderSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } Recorder;
+
+#define RecorderSize(nslots) \
+	(offsetof(Recorder, slots) + (Size) (nslots) * sizeof(RecorderSlot))
 
 static dsm_segment *recorder_seg = NULL;
 static Recorder *recorder = NULL;
@@ -100,7 +105,8 @@ static int	my_slot_level = 0;	/* the (sub)transaction level that claimed it */
 /*
  * Count one wrong code for the secret, lock 2FA logins once there are
  * max_failed_attempts in a row (a lock that has run out starts a new
- * count), and write the audit row, in the current transaction.  Returns
+ * count; one still in force is kept as it is, however late the code is
+ * written), and write the audit row, in the current transaction.  Returns
  * the count, and whether 2FA logins are now locked.
  */
 static int
@@ -118,10 +124,13 @@ CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
 	values[2] = Int32GetDatum(lockout_seconds);
 	if (SPI_execute_plan(zt_keep_plan(&plan,
 									  "UPDATE zstack_tfa.secret SET"
-									  " failed_attempts = CASE WHEN locked_until IS NULL"
-									  " THEN failed_attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
-									  " locked_until = CASE WHEN (CASE WHEN locked_until IS NULL"
-									  " THEN failed_attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END)"
+									  " failed_attempts = CASE WHEN locked_until"
+									  " OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()"
+									  " THEN 1 ELSE failed_attempts OPERATOR(pg_catalog.+) 1 END,"
+									  " locked_until = CASE WHEN locked_until"
+									  " OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() THEN locked_until"
+									  " WHEN (CASE WHEN locked_until OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()"
+									  " THEN 1 ELSE failed_attempts OPERATOR(pg_catalog.+) 1 END)"
 									  " OPERATOR(pg_catalog.>=) $2"
 									  " THEN pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)"
 									  " pg_catalog.make_interval(secs => $3) END"
@@ -262,7 +271,7 @@ RecorderExit(int code, Datum arg)
 
 	SpinLockAcquire(&rec->mutex);
 	rec->accepting = false;
-	for (int i = 0; i < RECORDER_SLOTS; i++)
+	for (int i = 0; i < rec->nslots; i++)
 		if (rec->slots[i].in_use && !rec->slots[i].owner_gone)
 			SetProcLatch(rec->slots[i].owner_procno);
 	SpinLockRelease(&rec->mutex);
@@ -325,6 +334,8 @@ zt_recorder_main(Datum main_arg)
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/* an error is caught and tried again, never the end of the recorder */
+	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
 	PublishHandle(dsm_segment_handle(seg));
@@ -343,7 +354,7 @@ zt_recorder_main(Datum main_arg)
 		bool		retrying = false;
 		TimestampTz loop_start = GetCurrentTimestamp();
 
-		for (int i = 0; i < RECORDER_SLOTS; i++)
+		for (int i = 0; i < rec->nslots; i++)
 		{
 			RecorderSlot *slot = &rec->slots[i];
 			bool		take;
@@ -370,7 +381,7 @@ zt_recorder_main(Datum main_arg)
 
 			/* end only when no slot is claimed, deciding under the mutex */
 			SpinLockAcquire(&rec->mutex);
-			for (int i = 0; i < RECORDER_SLOTS; i++)
+			for (int i = 0; i < rec->nslots; i++)
 				idle &= !rec->slots[i].in_use;
 			if (idle)
 				rec->accepting = false;
@@ -439,8 +450,9 @@ AttachRecorder(void)
 	recorder_seg = seg;
 	recorder = (Recorder *) dsm_segment_address(seg);
 	/* a stale file may name a segment that is not (or no longer) a recorder's */
-	if (dsm_segment_map_length(seg) < sizeof(Recorder) ||
+	if (dsm_segment_map_length(seg) < offsetof(Recorder, slots) ||
 		recorder->magic != RECORDER_MAGIC || recorder->database != MyDatabaseId ||
+		dsm_segment_map_length(seg) < RecorderSize(recorder->nslots) ||
 		!RecorderAccepting())
 	{
 		DetachRecorder();
@@ -453,6 +465,7 @@ AttachRecorder(void)
 static bool
 StartRecorderLocked(void)
 {
+	int			nslots;
 	Oid			run_as;
 	dsm_segment *seg;
 	Recorder   *rec;
@@ -467,9 +480,12 @@ StartRecorderLocked(void)
 	if (!OidIsValid(run_as))
 		return false;
 
-	seg = dsm_create(sizeof(Recorder), 0);
+	/* a slot for each backend's code in flight, so logins alone never fill it */
+	nslots = MaxBackends + RECORDER_SPARE_SLOTS;
+	seg = dsm_create(RecorderSize(nslots), 0);
 	rec = (Recorder *) dsm_segment_address(seg);
-	memset(rec, 0, sizeof(Recorder));
+	memset(rec, 0, RecorderSize(nslots));
+	rec->nslots = nslots;
 	rec->magic = RECORDER_MAGIC;
 	rec->database = MyDatabaseId;
 	/* inside the SECURITY DEFINER login function: the extension's owner */
@@ -508,6 +524,8 @@ StartRecorderLocked(void)
 	{
 		if (waited >= START_WAIT_MS || GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED)
 		{
+			/* one that comes up late must not serve beside the next one */
+			TerminateBackgroundWorker(handle);
 			DetachRecorder();
 			return false;
 		}
@@ -631,7 +649,7 @@ zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
 		bool		pending = false;
 
 		SpinLockAcquire(&recorder->mutex);
-		for (int i = 0; i < RECORDER_SLOTS && !pending; i++)
+		for (int i = 0; i < recorder->nslots && !pending; i++)
 			pending = recorder->slots[i].in_use && recorder->slots[i].pending &&
 				strcmp(recorder->slots[i].user_uuid, user_uuid) == 0;
 		SpinLockRelease(&recorder->mutex);
@@ -670,7 +688,7 @@ zt_reserve_recorder(ZtFailure *f)
 		{
 			SpinLockAcquire(&recorder->mutex);
 			if (recorder->accepting)
-				for (int i = 0; i < RECORDER_SLOTS && my_slot < 0; i++)
+				for (int i = 0; i < recorder->nslots && my_slot < 0; i++)
 					if (!recorder->slots[i].in_use)
 					{
 						memset(&recorder->slots[i], 0, sizeof(RecorderSlot));

@@ -279,8 +279,15 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		return false;
 	}
 	HOLD_INTERRUPTS();
-	/* counted by t/016, which plays the attacker */
-	elog(DEBUG1, "zstack_tfa: comparing a second-factor code");
+
+	/*
+	 * Counted by t/016 and t/018, which play the attacker.  To the server
+	 * log only: a message to the client, sent with interrupts held, would
+	 * keep this backend (its slot, the user's lock) for as long as the client
+	 * does not read.
+	 */
+	if (log_min_messages <= DEBUG1)
+		ereport(LOG_SERVER_ONLY, (errmsg_internal("zstack_tfa: comparing a second-factor code")));
 	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
 					   last_step, &matched);
 	zt_totp_free_key(&key);

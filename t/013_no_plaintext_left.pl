@@ -64,7 +64,7 @@ printf $kfh "k2026a %s\n", join '', map { sprintf '%02x', int(rand(256)) } 1 .. 
 close $kfh;
 chmod 0600, $keys;
 $node->append_conf('postgresql.conf', "zstack_tfa.encryption_key_file = '$keys'");
-$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+$node->restart;
 is($node->safe_psql('postgres', 'SELECT key_id FROM zstack_tfa.encryption_keys()'), 'k2026a', 'step 1: a new session sees the key');
 
 # step 2: encrypt and rewrite

@@ -1,7 +1,7 @@
 # Issue 18, review of the recorder: a wrong code that has been compared is
-# counted even when the recorder cannot write it at once, and no other code
-# of that user is compared until it is.  A DBA's transaction holds the
-# secret's row lock for 12 s (longer than the recorder's lock_timeout):
+# counted even when the recorder cannot write it at once (under a database's
+# exit_on_error too), and no other code of that user is compared until it
+# is.  A DBA's transaction holds the secret's row lock for 12 s:
 # while it does, the attacker sends codes under a short statement_timeout,
 # wrong and right alike; exactly one is compared (the server logs each
 # comparison at DEBUG1), the right code is answered as the wrong ones are,
@@ -70,16 +70,29 @@ sub counter
 		  . " (SELECT uuid FROM zstack_tfa.account WHERE name = '$who')");
 }
 
-# a first wrong code starts the recorder, recorded at once
-like(login('victim', wrong_code('victim'), '10s'), qr/wrong or already used/, 'a wrong code is refused');
+# a database setting that would end the recorder at its first error (an
+# owner may set it) does not reach it
+$node->safe_psql($db, 'ALTER DATABASE postgres SET exit_on_error = on');
+
+# a first wrong code starts the recorder, recorded at once; the client that
+# asks for every debug message gets none from the comparison (sent with
+# interrupts held, a message the client does not read would hold the backend)
+my $chatty = '';
+IPC::Run::run([ 'psql', '-X', '-A', '-t', '-d', $connstr, '-c',
+	"SET client_min_messages = debug5; SELECT zstack_tfa.log_in_by_account('victim', 'victim-pw', ARRAY['twofatoken::"
+	  . wrong_code('victim') . "'])->'error'->>'details'" ], '>', \$chatty, '2>', \$chatty);
+like($chatty, qr/wrong or already used/, 'a wrong code is refused');
+unlike($chatty, qr/comparing/, 'and no message about its comparison reaches the client');
 is(counter('victim'), '1', 'and counted');
 
-# the DBA's transaction holds the victim's row for 12 s
+# the DBA's transaction holds the victim's row for 12 s, and locks the
+# account's 2FA logins for an hour when it commits
 my $log_start = -s $node->logfile;
 my $holder_out = '';
 my $holder = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr($db), '-c',
-	"BEGIN; SELECT 1 FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account"
-	  . " WHERE name = 'victim') FOR UPDATE; SELECT pg_sleep(12); COMMIT;" ], '>', \$holder_out, '2>', \$holder_out);
+	"BEGIN; UPDATE zstack_tfa.secret SET failed_attempts = 5, locked_until = now() + interval '1 hour'"
+	  . " WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim');"
+	  . " SELECT pg_sleep(12); COMMIT;" ], '>', \$holder_out, '2>', \$holder_out);
 my $deadline = time + 10;
 usleep(50_000)
   until time > $deadline
@@ -106,13 +119,19 @@ is_deeply([ sort keys %seen_right ], [ sort @wrong_seen ],
 $holder->finish;
 like($holder_out, qr/COMMIT/, "the DBA's transaction committed");
 
-# once the lock is gone, the recorder writes the compared code
+# once the lock is gone, the recorder writes the compared code, and the
+# lock the DBA set stays as it is (a late code does not start a new count)
 $deadline = time + 15;
-usleep(100_000) until time > $deadline || counter('victim') eq '2';
-is(counter('victim'), '2', 'the compared code is recorded after the lock goes');
+usleep(100_000) until time > $deadline || counter('victim') ne '5';
+is(counter('victim'), '6', 'the compared code is recorded after the lock goes, on top of the count');
+is($node->safe_psql($db, q{SELECT locked_until > now() + interval '50 minutes' FROM zstack_tfa.secret
+	WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim')}), 't', 'and the lock in force stays');
 is($node->safe_psql($db, q{SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome IN ('wrong_code', 'wrong_code_locked')}),
 	compared(0), 'every compared wrong code has its audit row');
-is(login('victim', right_code('victim'), '10s'), "logged in\n", 'the right code then logs in');
+like(login('victim', right_code('victim'), '10s'), qr/locked/, 'the right code is refused while locked');
+$node->safe_psql($db, q{UPDATE zstack_tfa.secret SET failed_attempts = 0, locked_until = NULL
+	WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim')});
+is(login('victim', right_code('victim'), '10s'), "logged in\n", 'the right code logs in once the DBA lifts the lock');
 is(counter('victim'), '0', 'and resets the count');
 
 # a transaction kept open after the login that started a recorder
