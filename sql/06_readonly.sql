@@ -57,7 +57,7 @@ COMMIT;
 UPDATE zstack_tfa.session SET expired_date = '2100-01-01 00:00:00+00'
 	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
-SELECT expired_date BETWEEN clock_timestamp() + interval '3590 seconds' AND clock_timestamp() + interval '1 hour'
+SELECT expired_date BETWEEN clock_timestamp() + interval '3540 seconds' AND clock_timestamp() + interval '1 hour'
 	AS long_session_cut_back
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 -- ... but not in a read-only transaction, which writes nothing
@@ -72,7 +72,7 @@ SELECT expired_date = '2100-01-01 00:00:00+00' AS read_only_keeps_it
 -- without a duration is
 SET zstack_tfa.max_session_renewal = '10min';
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
-SELECT expired_date BETWEEN clock_timestamp() + interval '590 seconds' AND clock_timestamp() + interval '10 min'
+SELECT expired_date BETWEEN clock_timestamp() + interval '540 seconds' AND clock_timestamp() + interval '10 min'
 	AS held_to_ceiling
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 RESET zstack_tfa.max_session_renewal;

@@ -233,7 +233,7 @@ SELECT pg_temp.call('PUT', 'accounts/sessions/5e55000000000000000000000000dead/r
 -- (Gson reads every JSON number as a double), any other number is its 400
 SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":600.0}}',
 	json_build_object('Authorization', 'OAuth ' || :'bob_session')) LIKE '200 {"inventory":%' AS whole_double_600;
-SELECT expired_date BETWEEN clock_timestamp() + interval '590 seconds' AND clock_timestamp() + interval '600 seconds'
+SELECT expired_date BETWEEN clock_timestamp() + interval '540 seconds' AND clock_timestamp() + interval '600 seconds'
 	AS renewed_for_600_0_seconds FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
 SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":6e2}}',
 	json_build_object('Authorization', 'OAuth ' || :'bob_session')) LIKE '200 {"inventory":%' AS exponent_600;
@@ -248,7 +248,7 @@ SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '
 SELECT expired_date > clock_timestamp() + interval '364 days' AS a_year FROM zstack_tfa.session
 	WHERE uuid = zstack_tfa.session_key(:'bob_session');
 SELECT pg_temp.get('secrets', 'count=true', 'OAuth ' || :'bob_session') AS a_call;
-SELECT expired_date BETWEEN clock_timestamp() + interval '7190 seconds' AND clock_timestamp() + interval '7200 seconds'
+SELECT expired_date BETWEEN clock_timestamp() + interval '7140 seconds' AND clock_timestamp() + interval '7200 seconds'
 	AS cut_back_to_timeout FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
 -- an expired session to renew is deleted and answers ID.1001 (ZStack's
 -- Session.renewSession); a caller whose own session expired likewise
