@@ -270,6 +270,10 @@ SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"
 	LIKE '200 {"inventory":%' AS account_type_account;
 SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":"iam2"}}') AS account_type_iam2;
 SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":" "}}') AS account_type_blank;
+SELECT kind, outcome, error_code, user_uuid IS NULL AS names_no_user FROM zstack_tfa.auth_event ORDER BY id DESC LIMIT 1;
+BEGIN READ ONLY;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":"iam2"}}') AS account_type_read_only;
+COMMIT;
 SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":null}}', '{}')
 	LIKE '200 {"inventory":%' AS account_type_null;
 -- log out: a success even for a session that is not there

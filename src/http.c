@@ -775,7 +775,14 @@ LogInByAccount(const HttpRequest *req, const char *param, HttpReply *r)
 	 */
 	if (body.value[2] != NULL && strcmp(body.value[2], "account") != 0)
 	{
-		zt_fail(&f, ZT_ERR_ID_1000, "wrong account name or password");
+		/* as a login refused: nothing written where nothing may be, else audited */
+		if (zt_read_only())
+			zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+		else
+		{
+			zt_fail(&f, ZT_ERR_ID_1000, "wrong account name or password");
+			zt_audit("login", "bad_credentials", "ID.1000", NULL);
+		}
 		FailureReply(r, &f);
 		return;
 	}
