@@ -64,3 +64,30 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+
+-- ---------------------------------------------------------------------------
+-- ZStack clients, round 3 (issue 19): ResetTwoFactorAuthenticationSecret as
+-- ZStack serves it, and who reset whose secret.
+-- ---------------------------------------------------------------------------
+-- ZStack's form: a SystemAdmin's session resets the secret of the user
+-- (type 'account' or 'iam2') whose name and password it sends.  1.1's form,
+-- (session_uuid, account_name), stays as it is.
+CREATE FUNCTION zstack_tfa.reset_two_factor_authentication_secret(
+	session_uuid text,
+	name text,
+	password text,
+	type text DEFAULT 'account')
+RETURNS json
+AS 'MODULE_PATHNAME', 'reset_two_factor_authentication_secret'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+REVOKE EXECUTE ON FUNCTION zstack_tfa.reset_two_factor_authentication_secret(text, text, text, text) FROM PUBLIC;
+
+-- The session that acted, where it is not the user the event speaks of (a
+-- reset names the reset user in account_uuid/user_uuid, the SystemAdmin's
+-- session here).  Uuids only, no foreign keys: events outlive accounts.
+-- Events written before 1.2 have none.
+ALTER TABLE zstack_tfa.auth_event
+	ADD COLUMN actor_account_uuid zstack_tfa.zuuid,
+	ADD COLUMN actor_user_uuid zstack_tfa.zuuid;

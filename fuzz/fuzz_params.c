@@ -46,6 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INVARIANT(strlen(z) == size && strtoll(z, NULL, 10) == v);
 		free(z);
 	}
+	if (zt_parse_whole_number(s, size, &v))
+		INVARIANT(size > 0);
 	INVARIANT(!zt_parse_bool(s, size) || size == 4);
 	INVARIANT(!zt_is_uuid(s, size) || size == 32);
 	if (zt_parse_authorization(s, size, &session, &session_len) == ZT_AUTH_OK)

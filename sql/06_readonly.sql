@@ -51,20 +51,46 @@ SELECT expired_date BETWEEN now() + interval '1 hour' AND clock_timestamp() + in
 	AS extended_by_setting
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 COMMIT;
--- extending never shortens: a session valid for longer keeps its expiry
+-- each call sets the expiry, as ZStack's Session.renewSession(uuid, null)
+-- does for every authorised call: a session valid for longer (a long
+-- RenewSession) is cut back to now + the timeout
 UPDATE zstack_tfa.session SET expired_date = '2100-01-01 00:00:00+00'
 	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
-SELECT expired_date = '2100-01-01 00:00:00+00' AS long_session_kept
+SELECT expired_date BETWEEN clock_timestamp() + interval '3540 seconds' AND clock_timestamp() + interval '1 hour'
+	AS long_session_cut_back
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
+-- ... but not in a read-only transaction, which writes nothing
+UPDATE zstack_tfa.session SET expired_date = '2100-01-01 00:00:00+00'
+	WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
+BEGIN READ ONLY;
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
+COMMIT;
+SELECT expired_date = '2100-01-01 00:00:00+00' AS read_only_keeps_it
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
+-- the timeout is held to zstack_tfa.max_session_renewal, as RenewSession
+-- without a duration is
+SET zstack_tfa.max_session_renewal = '10min';
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000003', count => true);
+SELECT expired_date BETWEEN clock_timestamp() + interval '540 seconds' AND clock_timestamp() + interval '10 min'
+	AS held_to_ceiling
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
+RESET zstack_tfa.max_session_renewal;
 RESET zstack_tfa.session_timeout;
 SET zstack_tfa.session_timeout = 0;
 SET zstack_tfa.no_such_setting = 1;
 
--- a failed session check extends nothing, and an expired session stays dead
+-- a failed session check extends nothing, and an expired session stays dead:
+-- a read-only call leaves it as it is, a read-write one deletes it (ZStack's
+-- Session.java logs an expired session out)
 INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, expired_date) VALUES
 	(zstack_tfa.session_key('5e550000000000000000000000000008'), 'a0000000000000000000000000000002',
 	 'a0000000000000000000000000000002', now() - interval '1 second');
+BEGIN READ ONLY;
 SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000008', count => true);
+COMMIT;
 SELECT expired_date < now() AS expired_stays_expired
+	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000008');
+SELECT zstack_tfa.query_two_factor_authentication_json('5e550000000000000000000000000008', count => true);
+SELECT count(*) AS expired_deleted
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000008');

@@ -134,6 +134,27 @@ SELECT zstack_tfa.reset_two_factor_authentication_secret('5e55000000000000000000
 SELECT zstack_tfa.reset_two_factor_authentication_secret('5e55000000000000000000000000dead', 'bob')->'error'->>'code' AS bad_session;
 SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000006', 'nobody');
 SELECT pg_temp.secret_of('bob') = (:'reset'::json->'inventory'->>'secret') AS refusals_changed_nothing;
+-- ZStack's form (ResetTwoFactorAuthenticationSecret): the target is the
+-- user whose name, password and type match; the type is checked first, as
+-- ZStack's validator runs before the session check
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e55000000000000000000000000dead', 'bob', 'bob-password', 'root');
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e55000000000000000000000000dead', 'bob', 'bob-password')->'error'->>'code' AS bad_session;
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000003', 'bob', 'bob-password')->'error'->>'code' AS normal_account;
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000005', 'bob', 'bob-password')->'error'->>'code' AS iam2_session;
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', 'wrong');
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', 'bob-password', 'iam2');
+SELECT pg_temp.secret_of('bob') = (:'reset'::json->'inventory'->>'secret') AS refusals_changed_nothing;
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', 'bob-password') AS reset2 \gset
+SELECT :'reset2'::json->'inventory'->>'status' AS status, :'reset2'::json->'inventory'->>'userType' AS user_type,
+	(:'reset2'::json->'inventory'->>'secret') <> (:'reset'::json->'inventory'->>'secret') AS new_secret,
+	(:'reset2'::json->'inventory'->>'secret') = pg_temp.secret_of('bob') AS stored;
+-- NULL for the type is its default, account
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', 'bob-password', NULL)
+	->'inventory'->>'userType' AS null_type_is_account;
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'alice-dev1', 'dev1-password', 'iam2')
+	->'inventory'->>'userType' AS iam2_target;
+-- the new secret logs in with its first code
+SELECT pg_temp.login('bob', 'bob-password', zstack_tfa.totp(pg_temp.secret_of('bob'))) AS new_secret_logs_in;
 SELECT pg_temp.events();
 
 -- the reports: never the secret column
@@ -171,11 +192,13 @@ END $$;
 SELECT zstack_tfa.set_two_factor_authentication_enabled(NULL);
 SELECT zstack_tfa.get_two_factor_authentication_secret('bob', 'bob-password', NULL);
 SELECT zstack_tfa.reset_two_factor_authentication_secret(NULL, 'bob');
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', NULL);
 
 -- disabling deletes every secret; logins need no code again
 SELECT zstack_tfa.set_two_factor_authentication_enabled(false);
 SELECT count(*) AS secrets_left FROM zstack_tfa.secret;
 SELECT pg_temp.login('bob', 'bob-password') AS no_code_needed;
 SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob');
+SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'bob', 'bob-password');
 SELECT pg_temp.events();
 DELETE FROM zstack_tfa.account WHERE name IN ('gina', 'hank');

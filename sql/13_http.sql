@@ -229,6 +229,53 @@ SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '
 SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL, '{}');
 SELECT pg_temp.call('PUT', 'accounts/sessions/5e55000000000000000000000000dead/renew', NULL,
 	json_build_object('Authorization', 'OAuth ' || :'bob_session'));
+-- the duration as ZStack's TypeVerifier takes a Long: a whole double passes
+-- (Gson reads every JSON number as a double), any other number is its 400
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":600.0}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) LIKE '200 {"inventory":%' AS whole_double_600;
+SELECT expired_date BETWEEN clock_timestamp() + interval '540 seconds' AND clock_timestamp() + interval '600 seconds'
+	AS renewed_for_600_0_seconds FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":6e2}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) LIKE '200 {"inventory":%' AS exponent_600;
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":600.5}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) AS fraction_refused;
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":1e12}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) AS huge_is_out_of_range;
+-- every authorised call sets the expiry to now + the timeout, as ZStack's
+-- AuthorizationManager does: the next call cuts a long renewal back
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', '{"renewSession":{"duration":31536000}}',
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) LIKE '200 {"inventory":%' AS renewed_for_a_year;
+SELECT expired_date > clock_timestamp() + interval '364 days' AS a_year FROM zstack_tfa.session
+	WHERE uuid = zstack_tfa.session_key(:'bob_session');
+SELECT pg_temp.get('secrets', 'count=true', 'OAuth ' || :'bob_session') AS a_call;
+SELECT expired_date BETWEEN clock_timestamp() + interval '7140 seconds' AND clock_timestamp() + interval '7200 seconds'
+	AS cut_back_to_timeout FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_session');
+-- an expired session to renew is deleted and answers ID.1001 (ZStack's
+-- Session.renewSession); a caller whose own session expired likewise
+SELECT zstack_tfa.log_in_by_account('bob', 'bob-password')->'inventory'->>'uuid' AS bob_old_session \gset
+UPDATE zstack_tfa.session SET expired_date = clock_timestamp() - interval '1 second'
+	WHERE uuid = zstack_tfa.session_key(:'bob_old_session');
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_old_session' || '/renew', NULL,
+	json_build_object('Authorization', 'OAuth ' || :'bob_session')) AS expired_target;
+SELECT count(*) AS expired_target_deleted FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_old_session');
+SELECT zstack_tfa.log_in_by_account('bob', 'bob-password')->'inventory'->>'uuid' AS bob_old_session \gset
+UPDATE zstack_tfa.session SET expired_date = clock_timestamp() - interval '1 second'
+	WHERE uuid = zstack_tfa.session_key(:'bob_old_session');
+SELECT pg_temp.call('PUT', 'accounts/sessions/' || :'bob_session' || '/renew', NULL,
+	json_build_object('Authorization', 'OAuth ' || :'bob_old_session')) AS expired_caller;
+SELECT count(*) AS expired_caller_deleted FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(:'bob_old_session');
+-- LogInByAccount logs in an account for no accountType or "account" only
+-- (ZStack's AccountLoginBackend); any other is ID.1000
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":"account"}}', '{}')
+	LIKE '200 {"inventory":%' AS account_type_account;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":"iam2"}}') AS account_type_iam2;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":" "}}') AS account_type_blank;
+SELECT kind, outcome, error_code, user_uuid IS NULL AS names_no_user FROM zstack_tfa.auth_event ORDER BY id DESC LIMIT 1;
+BEGIN READ ONLY;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":"iam2"}}') AS account_type_read_only;
+COMMIT;
+SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"bob","password":"bob-password","accountType":null}}', '{}')
+	LIKE '200 {"inventory":%' AS account_type_null;
 -- log out: a success even for a session that is not there
 SELECT pg_temp.call('DELETE', 'accounts/sessions/' || :'bob_session') AS logged_out;
 SELECT pg_temp.call('DELETE', 'accounts/sessions/' || :'bob_session', headers => '{}') AS again_without_schema;
@@ -257,6 +304,93 @@ SELECT pg_temp.call('PUT', 'accounts/login', '{"logInByAccount":{"accountName":"
 SELECT pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&password=bob-password&type=account')
 	LIKE '200 {"schema":{"inventory":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretInventory","inventory.status":"org.zstack.twoFactorAuthentication.TwoFactorAuthenticationSecretStatus"},"inventory":{"uuid":%,"secret":"","status":"Logined",%'
 	AS secret_with_schema;
+
+-- ResetTwoFactorAuthenticationSecret as ZStack's SDKs send it: PUT on the
+-- query's path, the API told by the body's key; admin-only; the target is
+-- the user whose name, password and type match; answered at once (200)
+CREATE FUNCTION pg_temp.reset(body text, session text DEFAULT '5e550000000000000000000000000001',
+	schema boolean DEFAULT true) RETURNS text
+LANGUAGE sql AS $$
+	SELECT pg_temp.call('PUT', 'twofactorauthentication/secrets', body,
+		CASE WHEN schema THEN json_build_object('Authorization', 'OAuth ' || session, 'X-JSON-Schema', 'true')
+		ELSE json_build_object('Authorization', 'OAuth ' || session) END)
+$$;
+SELECT coalesce(max(id), 0) AS reset_events_before FROM zstack_tfa.auth_event \gset
+SELECT pg_temp.reset('{"systemTags":[],"userTags":[]}') AS no_action_key;
+SELECT pg_temp.reset(NULL) AS no_body;
+SELECT pg_temp.call('PUT', 'twofactorauthentication/secrets',
+	'{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}', '{}') AS no_authorization;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","type":"account"}}') AS no_password;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password"}}') AS no_type;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"root"}}') AS bad_type;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}',
+	'5e55000000000000000000000000ffff') AS unknown_session;
+-- a Normal account, and an IAM2 user of the admin account, are no admins
+INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date) VALUES
+	(zstack_tfa.session_key('5e55000000000000000000000000b0b0'), 'a0000000000000000000000000000002',
+	 'a0000000000000000000000000000002', 'AccountVO', now() + interval '1 day');
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}',
+	'5e55000000000000000000000000b0b0') AS normal_account;
+SELECT zstack_tfa.create_iam2_virtual_id('admin', 'admin-ops', 'ops1-password') IS NOT NULL AS admin_iam2_user;
+SELECT body::json->'inventory'->>'secret' AS ops1_secret FROM zstack_tfa.http_request('GET',
+	'/zstack/v1/twofactorauthentication/secret', 'name=admin-ops&password=ops1-password&type=iam2', '{}', NULL) \gset
+SELECT zstack_tfa.log_in_by_iam2_virtual_id('admin-ops', 'ops1-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp(:'ops1_secret')])->'inventory'->>'uuid' AS ops1_session \gset
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}',
+	:'ops1_session') AS iam2_user_of_admin;
+-- a name, password or type that does not match: one ID.1000 answer
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"wrong","type":"account"}}') AS wrong_password;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"nobody","password":"bob-password","type":"account"}}') AS unknown_name;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"iam2"}}') AS wrong_type;
+-- success: a new NewCreated secret, shown in full, schema as for the fetch;
+-- the old one goes with its replay and lockout state
+UPDATE zstack_tfa.secret SET failed_attempts = 5, locked_until = now() + interval '1 hour'
+	WHERE user_uuid = 'a0000000000000000000000000000002';
+SELECT uuid AS bob_old_secret_uuid FROM zstack_tfa.secret WHERE user_uuid = 'a0000000000000000000000000000002' \gset
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account",'
+	'"captchaUuid":null,"verifyCode":null},"systemTags":[],"userTags":[]}') AS reset_reply \gset
+SELECT regexp_replace(:'reset_reply', '[0-9a-f]{32}|"[A-Z2-7]{16}"|"[A-Z][a-z]{2} [0-9]+, [0-9]{4} [0-9:]+ [AP]M"', 'X', 'g') AS reset;
+SELECT substr(:'reset_reply', 5)::json->'inventory'->>'secret' AS bob_new_secret \gset
+SELECT :'bob_new_secret' <> :'bob_secret' AS a_new_secret,
+	(SELECT uuid FROM zstack_tfa.secret WHERE user_uuid = 'a0000000000000000000000000000002') <> :'bob_old_secret_uuid' AS a_new_row,
+	(SELECT count(*) FROM zstack_tfa.secret WHERE user_uuid = 'a0000000000000000000000000000002') AS one_secret,
+	(SELECT failed_attempts = 0 AND locked_until IS NULL AND last_accepted_step IS NULL FROM zstack_tfa.secret
+	 WHERE user_uuid = 'a0000000000000000000000000000002') AS no_lockout_or_replay_state;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}', schema => false)
+	LIKE '200 {"inventory":{"uuid":%,"status":"NewCreated",%' AS without_schema;
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"bob","password":"bob-password","type":"account"}}') AS reset_reply \gset
+SELECT substr(:'reset_reply', 5)::json->'inventory'->>'secret' AS bob_new_secret \gset
+-- the secret route and its QR code show the new secret, as for any NewCreated one
+SELECT substr(pg_temp.call('GET', 'twofactorauthentication/secret', query => 'name=bob&password=bob-password&type=account',
+	headers => '{}'), 5)::json->'inventory'->>'secret' = :'bob_new_secret' AS fetch_shows_it;
+SELECT status, content_type FROM zstack_tfa.http_request('GET', '/zstack/v1/twofactorauthentication/secret/qrcode',
+	'name=bob&password=bob-password&type=account&format=text', '{}', NULL::text);
+-- the old secret no longer logs in; the new one does, with its first code
+SELECT pg_temp.call('PUT', 'accounts/login', json_build_object('logInByAccount', json_build_object(
+	'accountName', 'bob', 'password', 'bob-password',
+	'systemTags', json_build_array('twofatoken::' || zstack_tfa.totp(:'bob_secret', now() + interval '60 seconds'))))::text, '{}')
+	LIKE '503 %ID.2002%' AS old_secret_refused;
+SELECT pg_temp.call('PUT', 'accounts/login', json_build_object('logInByAccount', json_build_object(
+	'accountName', 'bob', 'password', 'bob-password',
+	'systemTags', json_build_array('twofatoken::' || zstack_tfa.totp(:'bob_new_secret'))))::text, '{}')
+	LIKE '200 {"inventory":%' AS new_secret_logs_in;
+-- an IAM2 user's secret (type iam2), reset by the admin
+SELECT pg_temp.reset('{"resetTwoFactorAuthenticationSecret":{"name":"admin-ops","password":"ops1-password","type":"iam2"}}', schema => false)
+	LIKE '200 {"inventory":{%"status":"NewCreated",%"userType":"IAM2VirtualIDVO"}}' AS iam2_user_reset;
+-- the audit log: who reset whose secret, and who tried
+SELECT e.outcome, e.error_code,
+	coalesce((SELECT name FROM zstack_tfa.account WHERE uuid = e.user_uuid),
+		(SELECT name FROM zstack_tfa.iam2_virtual_id WHERE uuid = e.user_uuid)) AS whose,
+	coalesce((SELECT name FROM zstack_tfa.account WHERE uuid = e.actor_user_uuid),
+		(SELECT name FROM zstack_tfa.iam2_virtual_id WHERE uuid = e.actor_user_uuid)) AS by_whom,
+	e.actor_account_uuid = '36c27e8ff05c4780bf6d2fa65700f22e' AS in_admin_account,
+	e.secret_uuid IS NOT NULL AS names_new_secret
+	FROM zstack_tfa.auth_event e WHERE e.kind = 'reset_secret' AND e.id > :reset_events_before ORDER BY e.id;
+-- the other methods on the path
+SELECT pg_temp.call('DELETE', 'twofactorauthentication/secrets') AS delete_refused;
+DELETE FROM zstack_tfa.iam2_virtual_id WHERE name = 'admin-ops';
+DELETE FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e55000000000000000000000000b0b0');
+
 SELECT zstack_tfa.set_two_factor_authentication_enabled(false)->>'state' AS state;
 INSERT INTO zstack_tfa.secret (uuid, secret, user_uuid, user_type, account_uuid, status, create_date, last_op_date)
 	SELECT * FROM pinned;

@@ -36,6 +36,7 @@ SELECT zstack_tfa.validate_session(:'bob_session') AS valid;
 SELECT zstack_tfa.session_key(:'bob_session') AS bob_key \gset
 SELECT zstack_tfa.query_two_factor_authentication_json(:'bob_key', count => true)->'error'->>'code' AS stored_key_refused;
 SELECT zstack_tfa.validate_session(:'bob_key') AS stored_key_invalid;
+-- (a key names no session as a uuid: ZStack's SYS.1003 for RenewSession)
 SELECT zstack_tfa.renew_session(:'bob_session', :'bob_key')->'error'->>'code' AS stored_key_not_renewable;
 -- a renewal answers with the uuid the client sent, not the stored key
 SELECT (r->'inventory'->>'uuid') = :'bob_session' AS renew_replies_uuid,

@@ -70,6 +70,8 @@ const ZtErrorDef zt_errors[ZT_ERR_COUNT] = {
 	[ZT_ERR_ID_2001] = {"ID.2001", "The user has to login by addition authentication", "28Z21", 503},
 	[ZT_ERR_ID_2002] = {"ID.2002", "Fail to authenticate a user due to addition authentication", "28Z22", 503},
 	[ZT_ERR_SYS_1000] = {"SYS.1000", "An internal error happened in system", "XX000", 503},
+	/* a resource an API argument names does not exist (ZStack's PortApiValidator) */
+	[ZT_ERR_SYS_1003] = {"SYS.1003", "A resource can not be found", "22Z03", 503},
 	[ZT_ERR_SYS_1006] = {"SYS.1006", "An operation failed", "55Z06", 503},
 	[ZT_ERR_SYS_1007] = {"SYS.1007", "One or more API argument is invalid", "22Z07", 503},
 };

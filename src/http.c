@@ -585,7 +585,7 @@ GetSecretQrCode(const HttpRequest *req, const char *param, HttpReply *r)
 	if (secret->value[0] == '\0')
 	{
 		zt_fail(&f, ZT_ERR_SYS_1006,
-				"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it");
+				"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it (ResetTwoFactorAuthenticationSecret)");
 		FailureReply(r, &f);
 	}
 	else
@@ -758,14 +758,35 @@ CallLogin(const HttpRequest *req, bool iam2, char *name, char *password,
 /*
  * PUT /zstack/v1/accounts/login: LogInByAccount.  Required fields are
  * checked in the order ZStack's validator meets them: password, accountName.
+ * An accountType other than "account" is ID.1000.
  */
 static void
 LogInByAccount(const HttpRequest *req, const char *param, HttpReply *r)
 {
-	ApiBody		body = {.name = "logInByAccount", .field = {"password", "accountName"}};
+	ApiBody		body = {.name = "logInByAccount", .field = {"password", "accountName", "accountType"}};
+	ZtFailure	f;
 
-	if (JobUuidOk(req, r) && ReadApiBody(req, &body, r) && MandatoryFields(&body, 2, r))
-		CallLogin(req, false, body.value[1], body.value[0], body.system_tags, r);
+	if (!JobUuidOk(req, r) || !ReadApiBody(req, &body, r) || !MandatoryFields(&body, 2, r))
+		return;
+	/*
+	 * ZStack's AccountLoginBackend logs in an account only for no
+	 * accountType or "account"; any other goes to login extensions, and
+	 * with none (as here) it is the bad-credentials answer.
+	 */
+	if (body.value[2] != NULL && strcmp(body.value[2], "account") != 0)
+	{
+		/* as a login refused: nothing written where nothing may be, else audited */
+		if (zt_read_only())
+			zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+		else
+		{
+			zt_fail(&f, ZT_ERR_ID_1000, "wrong account name or password");
+			zt_audit("login", "bad_credentials", "ID.1000", NULL);
+		}
+		FailureReply(r, &f);
+		return;
+	}
+	CallLogin(req, false, body.value[1], body.value[0], body.system_tags, r);
 }
 
 /* PUT /zstack/v1/iam2/virtual-ids/login: LoginIAM2VirtualID. */
@@ -855,9 +876,9 @@ RenewSession(const HttpRequest *req, const char *param, HttpReply *r)
 	if (!JobUuidOk(req, r) || !ReadApiBody(req, &body, r) ||
 		!SessionFromHeaders(req, &session, &session_len, r))
 		return;
-	if (body.value[0] != NULL && !zt_parse_int(body.value[0], strlen(body.value[0]), &duration))
+	if (body.value[0] != NULL && !zt_parse_whole_number(body.value[0], strlen(body.value[0]), &duration))
 	{
-		/* RestServer's TypeVerifier, for a Long field */
+		/* RestServer's TypeVerifier, for a Long field: a whole double ("600.0") passes */
 		TextReply(r, 400, "[%s] field is excepted an int or long, but was [%s].", "duration",
 				  zt_clip(body.value[0], strlen(body.value[0]), 64));
 		return;
@@ -871,9 +892,50 @@ RenewSession(const HttpRequest *req, const char *param, HttpReply *r)
 			  SESSION_SCHEMA, false);
 }
 
+/*
+ * PUT /zstack/v1/twofactorauthentication/secrets:
+ * ResetTwoFactorAuthenticationSecret.  ZStack's path also has the query,
+ * so RestServer picks the API by the body's key and answers 400 when it is
+ * missing; then come the Authorization header, X-Job-UUID, the mandatory
+ * fields (password, name, type, as for the secret fetch) and the API
+ * itself.  captchaUuid and verifyCode are taken and ignored: no captcha
+ * is kept here.  Answered at once with 200 (ZStack: 202 and a job to poll).
+ */
+static void
+ResetSecret(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "resetTwoFactorAuthenticationSecret", .field = {"password", "name", "type"}};
+	const char *session;
+	size_t		session_len;
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *json;
+
+	if (!ReadApiBody(req, &body, r))
+		return;
+	if (zt_json_find(body.items, body.name, false) == NULL)
+	{
+		TextReply(r, 400, "the body doesn't contain action mapping to the URL[%s]",
+				  "/v1/twofactorauthentication/secrets");
+		return;
+	}
+	if (!SessionFromHeaders(req, &session, &session_len, r) || !JobUuidOk(req, r) ||
+		!MandatoryFields(&body, 3, r))
+		return;
+	values[0] = PointerGetDatum(cstring_to_text_with_len(session, (int) session_len));
+	values[1] = CStringGetTextDatum(body.value[1]);
+	values[2] = CStringGetTextDatum(body.value[0]);
+	values[3] = CStringGetTextDatum(body.value[2]);
+	json = CallJson("SELECT zstack_tfa.reset_two_factor_authentication_secret($1, $2, $3, $4)::text",
+					4, types, values, NULL);
+	JsonReply(req, r, json, SecretSchema(), false);
+	explicit_bzero(json, strlen(json));
+}
+
 /* Every route served, in one place (SPEC §1, §3; README "Serving over HTTP"). */
 static const Route routes[] = {
 	{"GET", "/zstack/v1/twofactorauthentication/secrets", QuerySecrets},
+	{"PUT", "/zstack/v1/twofactorauthentication/secrets", ResetSecret},
 	{"GET", "/zstack/v1/twofactorauthentication/secrets/{}", QueryOneSecret},
 	{"GET", "/zstack/v1/twofactorauthentication/state", GetState},
 	{"GET", "/zstack/v1/twofactorauthentication/secret", GetSecret},
@@ -923,6 +985,7 @@ Dispatch(const HttpRequest *req, HttpReply *r)
 	char	   *path = DecodePiece(req->path, strlen(req->path), false, NULL);
 	const char *allowed = NULL;
 	char	   *param = NULL;
+	StringInfoData methods;
 
 	if (path == NULL)
 	{
@@ -940,7 +1003,13 @@ Dispatch(const HttpRequest *req, HttpReply *r)
 			zt_spi_finish(spi_level);
 			return;
 		}
-		allowed = routes[i].method;
+		/* a path may serve more than one method (the query and the reset) */
+		if (allowed == NULL)
+			initStringInfo(&methods);
+		else
+			appendStringInfoString(&methods, " or ");
+		appendStringInfoString(&methods, routes[i].method);
+		allowed = methods.data;
 	}
 	if (allowed != NULL)
 		TextReply(r, 405, "the method %s is not allowed for %s; use %s",

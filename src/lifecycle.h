@@ -49,6 +49,13 @@ extern char *zt_password_verifier(const char *password);
 extern void zt_load_principal(const char *name, bool iam2, Principal *p);
 extern bool zt_check_credentials(const char *name, const char *password, bool iam2,
 								 const char *kind, Principal *p, ZtFailure *f);
+extern bool zt_check_credentials_for(const char *name, const char *password,
+									 bool iam2, const char *kind,
+									 const ZtCaller *actor, Principal *p,
+									 ZtFailure *f);
+extern void zt_audit_by(const char *kind, const char *outcome,
+						const char *zstack_code, const Principal *p,
+						const char *secret_uuid, const ZtCaller *actor);
 extern void zt_audit(const char *kind, const char *outcome, const char *zstack_code,
 					 const Principal *p);
 extern void zt_audit_secret(const char *kind, const char *outcome,

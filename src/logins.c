@@ -209,9 +209,11 @@ validate_session(PG_FUNCTION_ARGS)
  * renew_session(session_uuid, renew_uuid, duration DEFAULT NULL): ZStack's
  * RenewSession.  The caller's session renews renew_uuid, its own or (a
  * SystemAdmin's) anyone's, to now + duration seconds (default
- * zstack_tfa.session_timeout, never beyond zstack_tfa.max_session_renewal);
- * the reply is the renewed session's inventory, under the uuid the caller
- * sent (the table holds only its key).
+ * zt_session_renewal(), never beyond zstack_tfa.max_session_renewal); the
+ * reply is the renewed session's inventory, under the uuid the caller sent
+ * (the table holds only its key).  A uuid that names no stored session is
+ * ZStack's SYS.1003 (its PortApiValidator, for the message's resourceType);
+ * an expired one is deleted and answers ID.1001, as Session.renewSession does.
  */
 static Datum
 RenewSession(PG_FUNCTION_ARGS)
@@ -220,8 +222,7 @@ RenewSession(PG_FUNCTION_ARGS)
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
 	/* no duration asked: the timeout, within the ceiling a DBA set */
-	int			duration = PG_ARGISNULL(2) ? Min(zt_session_timeout, zt_max_session_renewal) :
-		PG_GETARG_INT32(2);
+	int			duration = PG_ARGISNULL(2) ? zt_session_renewal() : PG_GETARG_INT32(2);
 	StringInfoData out;
 	ZtCaller	caller;
 	ZtFailure	f;
@@ -243,36 +244,47 @@ RenewSession(PG_FUNCTION_ARGS)
 		zt_fail(&f, ZT_ERR_SYS_1006, "a session cannot be renewed in a read-only transaction");
 	else
 	{
+		static SPIPlanPtr find_plan = NULL;
+		static SPIPlanPtr renew_plan = NULL;
 		Oid			types[2] = {TEXTOID, INT4OID};
 		Datum		values[2];
 		char		key[ZT_SESSION_KEY_LEN + 1];
+		bool		isnull;
 
 		zt_session_key(target, strlen(target), key);
 		values[0] = CStringGetTextDatum(key);
 		values[1] = Int32GetDatum(duration);
-		/* the target must be valid at this instant, as the caller's was */
-		if (SPI_execute_with_args("SELECT account_uuid, user_uuid FROM zstack_tfa.session"
-								  " WHERE uuid = $1 AND expired_date >= pg_catalog.clock_timestamp()"
-								  " FOR UPDATE",
-								  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(zt_keep_plan(&find_plan,
+										  "SELECT user_uuid, expired_date OPERATOR(pg_catalog.>=) pg_catalog.clock_timestamp()"
+										  " FROM zstack_tfa.session WHERE uuid OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+										  1, types),
+							 values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "session lookup failed");
 		if (SPI_processed == 0)
-			zt_fail(&f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
-		else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), caller.user_uuid) != 0 &&
+			/* it names no session, so it is no credential: ZStack's text names it */
+			zt_fail(&f, ZT_ERR_SYS_1003, "invalid field[sessionUuid], resource[uuid:%s, type:SessionVO] not found",
+					zt_clip(target, strlen(target), 64));
+		else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), caller.user_uuid) != 0 &&
 				 !zt_caller_is_admin(&caller))
 			zt_fail(&f, ZT_ERR_ID_1002, "a session can be renewed by its own user or a SystemAdmin only");
-		else if (SPI_execute_with_args("UPDATE zstack_tfa.session"
-									   " SET expired_date = pg_catalog.clock_timestamp() + $2 * interval '1 second'"
-									   " WHERE uuid = $1"
-									   " RETURNING account_uuid, user_uuid, expired_date, create_date",
-									   2, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+		else if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		{
+			zt_delete_expired_session(key);
+			zt_fail(&f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
+		}
+		else if (SPI_execute_plan(zt_keep_plan(&renew_plan,
+											   "UPDATE zstack_tfa.session SET expired_date = pg_catalog.clock_timestamp()"
+											   " OPERATOR(pg_catalog.+) ($2 OPERATOR(pg_catalog.*) interval '1 second')"
+											   " WHERE uuid OPERATOR(pg_catalog.=) $1"
+											   " RETURNING account_uuid, user_uuid, expired_date, create_date",
+											   2, types),
+								  values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
 				 SPI_processed != 1)
 			elog(ERROR, "session renewal failed");
 		else
 		{
 			HeapTuple	tup = SPI_tuptable->vals[0];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
 
 			WriteSessionInventory(&out, target, SPI_getvalue(tup, desc, 1),
 								  SPI_getvalue(tup, desc, 2),

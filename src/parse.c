@@ -5,9 +5,11 @@
  * Every function takes explicit lengths and never reads past them: the input
  * may come from a fuzzer, not from a NUL-terminated PostgreSQL text.
  */
-#include <stdio.h>
-#include <string.h>
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "catalog.h"
 #include "parse.h"
@@ -307,6 +309,65 @@ zt_parse_int(const char *s, size_t len, int *out)
 	if (v > INT_MAX || v < INT_MIN)
 		return false;
 	*out = (int) v;
+	return true;
+}
+
+/*
+ * Parse a whole number the way ZStack's REST layer takes a Long field: its
+ * TypeVerifier accepts whatever Java's Double.parseDouble reads (blanks
+ * around it, a sign, digits with a point, an exponent, a d/f suffix) when
+ * the value is whole, so "600.0" and "6e2" are 600 and "600.5" is refused.
+ * Hexadecimal, NaN and Infinity are refused too (none is a Long).  A value
+ * beyond int32 is clamped to INT_MIN or INT_MAX, which the range checks of
+ * the API then refuse with ZStack's own words.
+ */
+bool
+zt_parse_whole_number(const char *s, size_t len, int *out)
+{
+	char		buf[128];
+	size_t		n = 0;
+	size_t		i = 0;
+	size_t		digits = 0;
+	double		v;
+
+	/* Java's String.trim(), as parseDouble does */
+	while (len > 0 && (unsigned char) s[len - 1] <= ' ')
+		len--;
+	while (i < len && (unsigned char) s[i] <= ' ')
+		i++;
+	if (len - i >= sizeof(buf))
+		return false;
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		buf[n++] = s[i++];
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+		buf[n++] = s[i];
+	if (i < len && s[i] == '.')
+		for (buf[n++] = s[i++]; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+			buf[n++] = s[i];
+	if (digits == 0)
+		return false;
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		size_t		exp_digits = 0;
+
+		buf[n++] = s[i++];
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			buf[n++] = s[i++];
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, exp_digits++)
+			buf[n++] = s[i];
+		if (exp_digits == 0)
+			return false;
+	}
+	if (i < len && strchr("dDfF", s[i]) != NULL)
+		i++;
+	if (i != len)
+		return false;
+	buf[n] = '\0';
+	v = strtod(buf, NULL);
+	/* a double of 2^52 or more is whole; below, the cast tells (no libm) */
+	if (!isfinite(v) || (fabs(v) < 4503599627370496.0 && (double) (long long) v != v))
+		return false;
+	*out = v >= (double) INT_MAX ? INT_MAX : v <= (double) INT_MIN ? INT_MIN : (int) v;
 	return true;
 }
 

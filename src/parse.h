@@ -75,6 +75,7 @@ extern bool zt_next_list_item(const char **pos, const char *end,
 extern void zt_trim(const char **s, size_t *len);
 extern bool zt_parse_bool(const char *s, size_t len);
 extern bool zt_parse_int(const char *s, size_t len, int *out);
+extern bool zt_parse_whole_number(const char *s, size_t len, int *out);
 extern bool zt_is_uuid(const char *s, size_t len);
 extern int	zt_hex_value(char c);
 

@@ -8,6 +8,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 /*
  * From libpq/scram.h, whose includes need the GSSAPI headers (libkrb5-dev)
@@ -91,34 +93,64 @@ zt_load_principal(const char *name, bool iam2, Principal *p)
 
 /*
  * Load the principal named name and check its password.  Every bad
- * credential gets the same ID.1000 answer, audited under kind.
+ * credential gets the same ID.1000 answer, audited under kind (and, when a
+ * session acts on another user's behalf, under that session's user).
  */
 bool
-zt_check_credentials(const char *name, const char *password, bool iam2,
-				 const char *kind, Principal *p, ZtFailure *f)
+zt_check_credentials_for(const char *name, const char *password, bool iam2,
+						 const char *kind, const ZtCaller *actor, Principal *p,
+						 ZtFailure *f)
 {
 	zt_load_principal(name, iam2, p);
 	if (VerifyPassword(p, password))
 		return true;
 	/* one answer for unknown name and wrong password: no user probing */
 	zt_fail(f, ZT_ERR_ID_1000, "wrong %s name or password", iam2 ? "IAM2 virtual ID" : "account");
-	zt_audit(kind, "bad_credentials", "ID.1000", p);
+	zt_audit_by(kind, "bad_credentials", "ID.1000", p, NULL, actor);
 	return false;
+}
+
+/* zt_check_credentials_for() of a principal acting for itself. */
+bool
+zt_check_credentials(const char *name, const char *password, bool iam2,
+				 const char *kind, Principal *p, ZtFailure *f)
+{
+	return zt_check_credentials_for(name, password, iam2, kind, NULL, p, f);
+}
+
+/*
+ * True when the audit log has the columns of 1.2 that name who acted.  The
+ * library is replaced before ALTER EXTENSION ... UPDATE runs; until then
+ * events are written without them.  A syscache probe, which DDL invalidates.
+ */
+static bool
+AuditHasActor(void)
+{
+	Oid			relid = get_relname_relid("auth_event", zt_schema_oid());
+
+	return OidIsValid(relid) &&
+		SearchSysCacheExistsAttName(relid, "actor_user_uuid");
 }
 
 /*
  * Record an authentication event.  Only fixed words, uuids and a time step
  * number go in: never a secret, a code, a password or a name someone typed.
+ * actor, when not NULL, is the session that acted on p (a reset), stored
+ * as its account and user.
  */
-void
-zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
-			const Principal *p, const char *secret_uuid, int64 step)
+static void
+AuditEvent(const char *kind, const char *outcome, const char *zstack_code,
+		   const Principal *p, const char *secret_uuid, int64 step,
+		   const ZtCaller *actor)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	static SPIPlanPtr actor_plan = NULL;
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
+	TEXTOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		known = (p != NULL && p->found);
+	bool		with_actor = (actor != NULL && AuditHasActor());
 
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = CStringGetTextDatum(outcome);
@@ -128,6 +160,8 @@ zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
 	values[5] = known ? CStringGetTextDatum(p->iam2 ? "IAM2VirtualIDVO" : "AccountVO") : (Datum) 0;
 	values[6] = secret_uuid ? CStringGetTextDatum(secret_uuid) : (Datum) 0;
 	values[7] = Int64GetDatum(step);
+	values[8] = with_actor ? CStringGetTextDatum(actor->account_uuid) : (Datum) 0;
+	values[9] = with_actor ? CStringGetTextDatum(actor->user_uuid) : (Datum) 0;
 	if (!zstack_code)
 		nulls[2] = 'n';
 	if (!known)
@@ -136,6 +170,19 @@ zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
 		nulls[6] = 'n';
 	if (step < 0)
 		nulls[7] = 'n';
+	if (with_actor)
+	{
+		if (SPI_execute_plan(zt_keep_plan(&actor_plan,
+										  "INSERT INTO zstack_tfa.auth_event (kind, outcome, error_code,"
+										  " account_uuid, user_uuid, user_type, secret_uuid, totp_step,"
+										  " actor_account_uuid, actor_user_uuid)"
+										  " VALUES ($1::zstack_tfa.auth_event_kind, $2, $3, $4, $5,"
+										  " $6::zstack_tfa.user_type, $7, $8, $9, $10)",
+										  10, types),
+							 values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "audit insert failed");
+		return;
+	}
 	if (SPI_execute_plan(zt_keep_plan(&plan,
 									  "INSERT INTO zstack_tfa.auth_event (kind, outcome, error_code,"
 									  " account_uuid, user_uuid, user_type, secret_uuid, totp_step)"
@@ -146,10 +193,26 @@ zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
 		elog(ERROR, "audit insert failed");
 }
 
+/* Record an authentication event of p, about one of its secrets. */
+void
+zt_audit_secret(const char *kind, const char *outcome, const char *zstack_code,
+			const Principal *p, const char *secret_uuid, int64 step)
+{
+	AuditEvent(kind, outcome, zstack_code, p, secret_uuid, step, NULL);
+}
+
 /* An audit event that concerns no particular secret. */
 void
 zt_audit(const char *kind, const char *outcome, const char *zstack_code,
 	  const Principal *p)
 {
-	zt_audit_secret(kind, outcome, zstack_code, p, NULL, -1);
+	AuditEvent(kind, outcome, zstack_code, p, NULL, -1, NULL);
+}
+
+/* An event a session caused for the principal p (a reset of p's secret). */
+void
+zt_audit_by(const char *kind, const char *outcome, const char *zstack_code,
+			const Principal *p, const char *secret_uuid, const ZtCaller *actor)
+{
+	AuditEvent(kind, outcome, zstack_code, p, secret_uuid, -1, actor);
 }

@@ -303,25 +303,61 @@ zt_caller_is_admin(ZtCaller *caller)
 }
 
 /*
- * The longest an expiry may lag behind now + zstack_tfa.session_timeout
- * before a call writes it: 60 seconds, or a tenth of a short timeout.  A
- * busy session is then written about once a minute instead of on every
- * call, so reading the API does not mean a WAL write and a commit each time.
+ * The longest an expiry may lag behind now + the renewal before a call
+ * writes it: 60 seconds, or a tenth of a short timeout.  A busy session is
+ * then written about once a minute instead of on every call, so reading
+ * the API does not mean a WAL write and a commit each time.
  */
 static double
-RenewSlackSeconds(void)
+RenewSlackSeconds(int renewal)
 {
-	double		tenth = zt_session_timeout / 10.0;
+	double		tenth = renewal / 10.0;
 
 	return tenth < 60.0 ? tenth : 60.0;
 }
 
 /*
+ * How long each authorised call makes a session live from now: ZStack's
+ * AuthorizationManager calls Session.renewSession(uuid, null), a renewal
+ * by zstack_tfa.session_timeout, which RenewSession without a duration is
+ * too; both are held to the ceiling a DBA set (zstack_tfa.max_session_renewal).
+ */
+int
+zt_session_renewal(void)
+{
+	return Min(zt_session_timeout, zt_max_session_renewal);
+}
+
+/*
+ * Delete the session stored under key when it has expired by the clock,
+ * as ZStack's Session.checkSessionExpired logs it out; nothing in a call
+ * that may not write.  Must run inside an SPI connection.
+ */
+void
+zt_delete_expired_session(const char *key)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(key);
+
+	if (zt_read_only())
+		return;
+	if (SPI_execute_plan(zt_keep_plan(&plan,
+									  "DELETE FROM zstack_tfa.session WHERE uuid OPERATOR(pg_catalog.=) $1"
+									  " AND expired_date OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()",
+									  1, &type),
+						 &value, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "session delete failed");
+}
+
+/*
  * Check a session uuid (found by its key, zt_session_key) and fill in the
- * caller; on success the session's expiry moves to now +
- * zstack_tfa.session_timeout (never earlier than it was, and only once it
- * lags by more than the renew slack), unless this call may not write.  Must
- * run inside an SPI connection.
+ * caller.  On success the session's expiry is set to now +
+ * zt_session_renewal(), as ZStack's Session.renewSession does on every
+ * authorised call (so a call after a long RenewSession cuts it back), once
+ * it differs from that by more than the renew slack, unless this call may
+ * not write.  An expired session is deleted on the way, as ZStack does.
+ * Must run inside an SPI connection.
  */
 bool
 zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
@@ -335,6 +371,8 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 	 */
 	TimestampTz clock = GetCurrentTimestamp();
 	TimestampTz expires;
+	TimestampTz target;
+	int			renewal = zt_session_renewal();
 	bool		isnull;
 	bool		stale;
 	char		key[ZT_SESSION_KEY_LEN + 1];
@@ -352,16 +390,20 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 		if (isnull || expires < clock)
 		{
 			zt_fetch_end(slot, rel);
-			slot = NULL;
+			zt_delete_expired_session(key);
+			/* the uuid is a bearer credential: never echo it */
+			return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 		}
 	}
 	if (slot == NULL)
-		/* the uuid is a bearer credential: never echo it */
 		return zt_fail(f, ZT_ERR_ID_1001, ZT_SESSION_EXPIRED);
 	CopyUuid(caller->account_uuid, slot, "account_uuid");
 	CopyUuid(caller->user_uuid, slot, "user_uuid");
 	caller->is_iam2 = EnumIs(slot, "user_type", "IAM2VirtualIDVO");
-	stale = expires < clock + (TimestampTz) ((zt_session_timeout - RenewSlackSeconds()) * USECS_PER_SEC);
+	target = clock + (TimestampTz) renewal * USECS_PER_SEC;
+	/* behind by more than the slack, or beyond (a RenewSession's longer expiry) */
+	stale = expires < target - (TimestampTz) (RenewSlackSeconds(renewal) * USECS_PER_SEC) ||
+		expires > target;
 	zt_fetch_end(slot, rel);
 
 	/* an IAM2 user is never an admin; an account's type is read when asked */
@@ -374,12 +416,13 @@ zt_authenticate(const char *uuid, size_t len, ZtCaller *caller, ZtFailure *f)
 		Datum		values[2];
 
 		values[0] = CStringGetTextDatum(key);
-		values[1] = Float8GetDatum((double) zt_session_timeout);
+		values[1] = Float8GetDatum((double) renewal);
 		if (SPI_execute_plan(zt_keep_plan(&extend_plan,
 										  "UPDATE zstack_tfa.session"
-										  " SET expired_date = GREATEST(expired_date,"
-										  " pg_catalog.clock_timestamp() + $2 * interval '1 second')"
-										  " WHERE uuid = $1 AND expired_date >= pg_catalog.clock_timestamp()",
+										  " SET expired_date = pg_catalog.clock_timestamp()"
+										  " OPERATOR(pg_catalog.+) ($2 OPERATOR(pg_catalog.*) interval '1 second')"
+										  " WHERE uuid OPERATOR(pg_catalog.=) $1"
+										  " AND expired_date OPERATOR(pg_catalog.>=) pg_catalog.clock_timestamp()",
 										  2, types),
 							 values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "session extension failed");

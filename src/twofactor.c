@@ -449,59 +449,100 @@ get_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 	return zt_hiding_statement(fcinfo, GetTwoFactorAuthenticationSecret);
 }
 
+/* The caller's session as the principal it is (for the audit log). */
+static void
+CallerPrincipal(const ZtCaller *caller, Principal *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->found = true;
+	p->iam2 = caller->is_iam2;
+	strlcpy(p->uuid, caller->user_uuid, sizeof(p->uuid));
+	strlcpy(p->account_uuid, caller->account_uuid, sizeof(p->account_uuid));
+}
+
 /*
- * reset_two_factor_authentication_secret(session_uuid, account_name): a
- * SystemAdmin replaces an account's secret with a new NewCreated one.
+ * The checks every reset makes of its caller, in ZStack's order after the
+ * session: a reset writes (SYS.1006 in a read-only transaction), is for
+ * SystemAdmin accounts only (ID.1002, audited: who tried) and needs 2FA
+ * enabled (SYS.1006).
+ */
+static bool
+ResetAllowed(ZtCaller *caller, ZtFailure *f)
+{
+	Principal	self;
+
+	if (zt_read_only())
+		return zt_fail(f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+	if (!zt_caller_is_admin(caller))
+	{
+		CallerPrincipal(caller, &self);
+		zt_fail(f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
+		zt_audit_by("reset_secret", "denied", "ID.1002", &self, NULL, caller);
+		return false;
+	}
+	if (!zt_two_factor_enabled())
+		return zt_fail(f, ZT_ERR_SYS_1006, "two factor authenticator is not enabled");
+	return true;
+}
+
+/*
+ * Replace p's secret(s) by a new NewCreated one and write the reply with
+ * its plaintext, so that the user can enrol again.  The old row goes with
+ * its replay and lockout state (the audit log keeps its events); the event
+ * names both the user and the session that reset it.
+ */
+static void
+ResetSecret(const Principal *p, ZtCaller *caller, StringInfo out)
+{
+	static SPIPlanPtr delete_plan = NULL;
+	static SPIPlanPtr uuid_plan = NULL;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(p->uuid);
+
+	if (SPI_execute_plan(zt_keep_plan(&delete_plan,
+									  "DELETE FROM zstack_tfa.secret WHERE user_uuid OPERATOR(pg_catalog.=) $1",
+									  1, &type),
+						 &value, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "secret delete failed");
+	zt_ensure_secret(p);
+	WriteSecretReply(p, out);
+	if (SPI_execute_plan(zt_keep_plan(&uuid_plan,
+									  "SELECT uuid FROM zstack_tfa.secret WHERE user_uuid OPERATOR(pg_catalog.=) $1",
+									  1, &type),
+						 &value, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "secret lookup failed");
+	zt_audit_by("reset_secret", "success", NULL, p,
+				SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), caller);
+}
+
+/*
+ * reset_two_factor_authentication_secret(session_uuid, account_name), the
+ * form of 1.1: a SystemAdmin replaces an account's secret with a new
+ * NewCreated one.
  */
 static Datum
-ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
+ResetTwoFactorAuthenticationSecretByName(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
 	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	char	   *name = zt_text_arg(fcinfo, 1, "account_name");
 	StringInfoData out;
 	ZtCaller	caller;
-	Principal	admin;
 	Principal	p;
 	ZtFailure	f;
 	bool		ok = false;
 
 	zt_json_begin(&out, 512);
 	spi_level = zt_spi_connect();
-	if (zt_authenticate(session, strlen(session), &caller, &f))
+	if (zt_authenticate(session, strlen(session), &caller, &f) && ResetAllowed(&caller, &f))
 	{
-		memset(&admin, 0, sizeof(admin));
-		admin.found = true;
-		admin.iam2 = caller.is_iam2;
-		strlcpy(admin.uuid, caller.user_uuid, sizeof(admin.uuid));
-		strlcpy(admin.account_uuid, caller.account_uuid, sizeof(admin.account_uuid));
-		if (zt_read_only())
-			zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
-		else if (!zt_caller_is_admin(&caller))
-		{
-			zt_fail(&f, ZT_ERR_ID_1002, "only a SystemAdmin account may reset two-factor authentication secrets");
-			zt_audit("reset_secret", "denied", "ID.1002", &admin);
-		}
-		else if (!zt_two_factor_enabled())
-			zt_fail(&f, ZT_ERR_SYS_1006, "two factor authenticator is not enabled");
+		zt_load_principal(name, false, &p);
+		if (!p.found)
+			zt_fail(&f, ZT_ERR_SYS_1007, "no account named \"%s\"", zt_clip(name, strlen(name), 64));
 		else
 		{
-			zt_load_principal(name, false, &p);
-			if (!p.found)
-				zt_fail(&f, ZT_ERR_SYS_1007, "no account named \"%s\"", zt_clip(name, strlen(name), 64));
-			else
-			{
-				Oid			type = TEXTOID;
-				Datum		value = CStringGetTextDatum(p.uuid);
-
-				if (SPI_execute_with_args("DELETE FROM zstack_tfa.secret WHERE user_uuid = $1",
-										  1, &type, &value, NULL, false, 0) != SPI_OK_DELETE)
-					elog(ERROR, "secret delete failed");
-				zt_ensure_secret(&p);
-				WriteSecretReply(&p, &out);
-				zt_audit("reset_secret", "success", NULL, &p);
-				ok = true;
-			}
+			ResetSecret(&p, &caller, &out);
+			ok = true;
 		}
 	}
 	if (!ok)
@@ -510,9 +551,55 @@ ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(zt_json_result(&out));
 }
 
-/* SQL entry point of ResetTwoFactorAuthenticationSecret, its caller's statement kept out of the log. */
+/*
+ * reset_two_factor_authentication_secret(session_uuid, name, password, type),
+ * ZStack's ResetTwoFactorAuthenticationSecret: a SystemAdmin's session
+ * resets the secret of the user (type account or iam2) whose name and
+ * password it sends.  The type is checked first (ZStack's validator runs
+ * before the session check), then the session, the caller, the credentials
+ * (ID.1000, one answer for every mismatch).
+ */
+static Datum
+ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
+{
+	int			spi_level;
+	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	char	   *name = zt_text_arg(fcinfo, 1, "name");
+	char	   *password = zt_text_arg(fcinfo, 2, "password");
+	/* NULL for the optional type means its default, as for the secret fetch */
+	char	   *type = PG_ARGISNULL(3) ? "account" : zt_text_arg(fcinfo, 3, "type");
+	bool		iam2 = (strcmp(type, "iam2") == 0);
+	StringInfoData out;
+	ZtCaller	caller;
+	Principal	p;
+	ZtFailure	f;
+	bool		ok = false;
+
+	zt_json_begin(&out, 512);
+	spi_level = zt_spi_connect();
+	if (!iam2 && strcmp(type, "account") != 0)
+		zt_fail(&f, ZT_ERR_SYS_1007, ZT_BAD_VALUE_FORMAT, "type", "[account, iam2]",
+				zt_clip(type, strlen(type), 64));
+	else if (zt_authenticate(session, strlen(session), &caller, &f) &&
+			 ResetAllowed(&caller, &f) &&
+			 zt_check_credentials_for(name, password, iam2, "reset_secret", &caller, &p, &f))
+	{
+		ResetSecret(&p, &caller, &out);
+		ok = true;
+	}
+	if (!ok)
+		zt_error_envelope(&out, &f);
+	zt_spi_finish(spi_level);
+	PG_RETURN_DATUM(zt_json_result(&out));
+}
+
+/*
+ * SQL entry point of both forms of ResetTwoFactorAuthenticationSecret (told
+ * apart by their argument count), the caller's statement kept out of the log.
+ */
 Datum
 reset_two_factor_authentication_secret(PG_FUNCTION_ARGS)
 {
-	return zt_hiding_statement(fcinfo, ResetTwoFactorAuthenticationSecret);
+	return zt_hiding_statement(fcinfo, PG_NARGS() == 2 ? ResetTwoFactorAuthenticationSecretByName
+							   : ResetTwoFactorAuthenticationSecret);
 }

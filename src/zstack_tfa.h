@@ -88,6 +88,8 @@ extern bool zt_read_only(void);
 extern bool zt_authenticate(const char *uuid, size_t len, ZtCaller *caller,
 							ZtFailure *f);
 extern bool zt_caller_is_admin(ZtCaller *caller);
+extern int	zt_session_renewal(void);
+extern void zt_delete_expired_session(const char *key);
 extern void zt_new_uuid(char *out);
 
 /* zstack_tfa.session stores this many hex digits of a session uuid's SHA-256. */

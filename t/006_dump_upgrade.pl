@@ -148,6 +148,10 @@ my $s11 = $node->safe_psql('up_11', q{SELECT zstack_tfa.log_in_by_account('alice
 like($s11, qr/^[0-9a-f]{32}$/, 'a 2FA login at 1.1');
 is($node->safe_psql('up_11', qq{SELECT count(*) FROM zstack_tfa.session WHERE uuid = '$s11'}), '1',
 	'1.1 stores the session uuid itself');
+# the new library resets on 1.1's objects too (the audit row without the
+# actor columns 1.2 adds)
+like($node->safe_psql('up_11', q{SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'alice')}),
+	qr/^\{"inventory":\{"uuid":"[0-9a-f]{32}","secret":"[A-Z2-7]{16}","status":"NewCreated"/, 'a reset before the update');
 my $before = $node->safe_psql('up_11', $replies);
 $node->safe_psql('up_11', 'ALTER EXTENSION zstack_tfa UPDATE');
 is($node->safe_psql('up_11', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.1 with sessions updated to $default");
@@ -162,6 +166,23 @@ like($node->safe_psql('up_11', qq{SELECT zstack_tfa.renew_session('$s11', '$s11'
 	'... and renews itself, the reply naming it by its uuid');
 $node->safe_psql('up_11', qq{SELECT zstack_tfa.log_out('$s11')});
 is($node->safe_psql('up_11', qq{SELECT zstack_tfa.validate_session('$s11')}), '{"valid":false}', '... and logs out');
+
+# issue 19: the audit rows of 1.1 are kept, without an actor; both forms of
+# the reset work after the update (1.1's and ZStack's), and each names the
+# SystemAdmin session that reset whose secret
+my $events11 = $node->safe_psql('up_11', q{SELECT count(*) FROM zstack_tfa.auth_event});
+cmp_ok($events11, '>', 0, '1.1 wrote audit rows');
+is($node->safe_psql('up_11', q{SELECT count(*) FILTER (WHERE actor_account_uuid IS NULL AND actor_user_uuid IS NULL)
+	FROM zstack_tfa.auth_event}), $events11, '... which the update keeps, with no actor');
+like($node->safe_psql('up_11', q{SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001', 'alice')}),
+	qr/^\{"inventory":\{"uuid":"[0-9a-f]{32}","secret":"[A-Z2-7]{16}","status":"NewCreated"/, "1.1's reset works after the update");
+like($node->safe_psql('up_11', q{SELECT zstack_tfa.reset_two_factor_authentication_secret('5e550000000000000000000000000001',
+	'alice-dev', 'dev-password', 'iam2')}), qr/^\{"inventory":\{.*"status":"NewCreated",.*"userType":"IAM2VirtualIDVO"\}\}$/,
+	"ZStack's form resets an IAM2 user's secret");
+is($node->safe_psql('up_11', q{SELECT string_agg(user_uuid || ' by ' || coalesce(actor_user_uuid, ''), ', ' ORDER BY id) FROM zstack_tfa.auth_event
+	WHERE kind = 'reset_secret' AND outcome = 'success'}),
+	'a0000000000000000000000000000001 by , a0000000000000000000000000000001 by 36c27e8ff05c4780bf6d2fa65700f22e, e0000000000000000000000000000001 by 36c27e8ff05c4780bf6d2fa65700f22e',
+	'the audit log names who reset whose secret');
 
 $node->stop;
 done_testing();

@@ -41,6 +41,7 @@ my @calls = (
 	[ 'a login with a NULL name', q{SELECT zstack_tfa.log_in_by_account(NULL, 'Canary-Pass-4', '{twofatoken::987123}')}, 'Canary-Pass-4' ],
 	[ 'a secret fetch with a NULL type', q{SELECT zstack_tfa.get_two_factor_authentication_secret('alice', 'Canary-Pass-5', NULL)}, 'Canary-Pass-5' ],
 	[ 'a reset with a NULL account', qq{SELECT zstack_tfa.reset_two_factor_authentication_secret('$session', NULL)}, $session ],
+	[ "ZStack's reset with a NULL name", qq{SELECT zstack_tfa.reset_two_factor_authentication_secret('$session', NULL, 'Canary-Pass-8', 'account')}, 'Canary-Pass-8' ],
 	[ 'http_request with a NULL method', q{SELECT * FROM zstack_tfa.http_request(NULL, '/zstack/v1/accounts/login', '', '{}', '{"logInByAccount":{"accountName":"alice","password":"Canary-Pass-6"}}')}, 'Canary-Pass-6' ],
 );
 for my $c (@calls)

@@ -68,6 +68,11 @@ INSERT INTO piece SELECT 'body', unnest(ARRAY[
 	'{"logIn":{"username":"alice","password":"alice-password","loginType":"account"}}',
 	'{"logIn":{"username":"alice","password":"alice-password","loginType":"iam2"}}',
 	'{"renewSession":{"duration":600}}', '{"renewSession":{"duration":"x"}}', '{"renewSession":{"duration":1e99}}',
+	'{"renewSession":{"duration":600.0}}', '{"renewSession":{"duration":600.5}}', '{"renewSession":{"duration":-1e308}}',
+	'{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"alice-password","type":"account"},"systemTags":[],"userTags":[]}',
+	'{"resetTwoFactorAuthenticationSecret":{"name":"alice-dev","password":"dev-password","type":"iam2","captchaUuid":null}}',
+	'{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"x","type":"root"}}', '{"resetTwoFactorAuthenticationSecret":null}',
+	'{"logInByAccount":{"accountName":"alice","password":"alice-password","accountType":"iam2"}}',
 	'{}', '[]', '"x"', 'null', 'true', '1', '', ' ', 'not json', '{"a":', '{"a":1,}',
 	'{"logInByAccount":{"accountName":"a\u0000","password":"x"}}', '{"logInByAccount":{"accountName":"\ud800"}}',
 	'{"logInByAccount":{"accountName":"a","accountName":"b","password":"c"}}',
@@ -110,7 +115,8 @@ BEGIN
 			('PUT', '/zstack/v1/iam2/virtual-ids/login'), ('PUT', '/zstack/v1/login'),
 			('DELETE', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002'),
 			('GET', '/zstack/v1/accounts/sessions/5e550000000000000000000000000001/valid'),
-			('PUT', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew')) r(rm, rp)
+			('PUT', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew'),
+			('PUT', '/zstack/v1/twofactorauthentication/secrets')) r(rm, rp)
 			ORDER BY random() LIMIT 1;
 		IF random() < 0.2 THEN m := pg_temp.mutate(pg_temp.pick('method')); END IF;
 		IF random() < 0.2 THEN p := pg_temp.mutate(pg_temp.pick('path')); END IF;

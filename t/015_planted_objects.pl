@@ -86,6 +86,12 @@ SELECT count(*) FROM zstack_tfa.query_two_factor_authentication(:'sess');
 SELECT zstack_tfa.validate_session(:'sess')->'error';
 SELECT zstack_tfa.renew_session(:'sess', :'sess', 600)->'error';
 SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory')->'error';
+SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory', 'mallory-pw')->'error';
+SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory', 'wrong')->'error'->>'code';
+SELECT zstack_tfa.renew_session(:'sess', '5e55000000000000000000000000dead', 600)->'error'->>'code';
+SELECT status FROM zstack_tfa.http_request('PUT', '/zstack/v1/twofactorauthentication/secrets', '',
+	json_build_object('Authorization', 'OAuth ' || :'sess'),
+	'{"resetTwoFactorAuthenticationSecret":{"name":"mallory","password":"mallory-pw","type":"account"}}');
 SELECT status FROM zstack_tfa.http_request('GET', '/zstack/v1/twofactorauthentication/secrets', 'q=status=NewCreated',
 	json_build_object('Authorization', 'OAuth ' || :'sess'));
 SELECT status FROM zstack_tfa.http_request('PUT', '/zstack/v1/accounts/login', '',

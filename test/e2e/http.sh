@@ -119,7 +119,13 @@ check "negative limit" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"O
 check "an unknown unicode field, through the 503 path" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"unknown field '"'"'état'"'"' in a query condition; valid fields are uuid, secret, userUuid, userType, createDate, lastOpDate, status"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=%C3%A9tat=1"
 check "a bad enum label" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"invalid value for field status; valid values are NewCreated, Logined"}}' -H "$ADMIN" "$ZT_HTTP$API/secrets?q=status%3DDone"
 check "unknown path" 404 "$TEXT" "no api mapping to /v1/twofactorauthentication/nothing" "$ZT_HTTP$API/nothing"
-check "wrong method" 405 "$TEXT" "the method DELETE is not allowed for /zstack/v1/twofactorauthentication/secrets; use GET" -X DELETE -H "$ADMIN" "$ZT_HTTP$API/secrets"
+check "wrong method" 405 "$TEXT" "the method DELETE is not allowed for /zstack/v1/twofactorauthentication/secrets; use GET or PUT" -X DELETE -H "$ADMIN" "$ZT_HTTP$API/secrets"
+n=$((n + 1))
+if [ "$(psql -X -At -d "$DB" -c "SELECT count(*) FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003')")" = 0 ]; then
+	echo "ok $n - the failed call deleted the expired session (ZStack's Session.java)"
+else
+	echo "not ok $n - the expired session is still stored"
+fi
 
 # a storm of 503s does not make PostgREST reconnect or reload its schema
 before=$(grep -c "Attempting to connect\|Schema cache loaded" "$ZT_HTTP_DIR/postgrest.log")
@@ -171,7 +177,7 @@ check "the same code again is refused" 503 "$JSON" '{"error":{"code":"ID.2002","
 check "a login body that is not JSON" 400 "$TEXT" 'Invalid request body: it is not valid JSON' -X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d 'accountName=alice'
 check "GET on the login path" 405 "$TEXT" "the method GET is not allowed for /zstack/v1/accounts/login; use PUT" "$ZT_HTTP/zstack/v1/accounts/login"
 
-check "the QR route keeps the secret fetch's rules: a Logined secret is not shown" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it"}}' \
+check "the QR route keeps the secret fetch's rules: a Logined secret is not shown" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"the secret has been used to log in (Logined) and is not shown again; a SystemAdmin can reset it (ResetTwoFactorAuthenticationSecret)"}}' \
 	-G "$ZT_HTTP$API/secret/qrcode" --data-urlencode name=alice --data-urlencode password=alice-password --data-urlencode type=account
 
 # ZStack's Java SDK as it talks (captured from its OkHttp client): every call
@@ -209,6 +215,33 @@ if [ "$renew" = 200 ] && grep -qE "^\\{\"schema\":\\{\"inventory\":\"org\\.zstac
 else
 	echo "not ok $n - SDK RenewSession: $renew $(cat "$tmp/renew")"
 fi
+# the session rules of ZStack's server: RenewSession takes a whole double,
+# a uuid of no session is SYS.1003, and each call sets the expiry to now +
+# the timeout (so a call cuts a long renewal back)
+renew=$(curl -s -o "$tmp/renew" -w '%{http_code}' "${SDK_PUT[@]}" -H "Authorization: OAuth $sdk_session" \
+	"$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/renew" -d '{"renewSession":{"duration":600.0}}')
+n=$((n + 1))
+if [ "$renew" = 200 ] && grep -q "\"inventory\":{\"uuid\":\"$sdk_session\"" "$tmp/renew"; then
+	echo "ok $n - RenewSession takes a whole double (600.0), as ZStack's TypeVerifier does"
+else
+	echo "not ok $n - RenewSession 600.0: $renew $(cat "$tmp/renew")"
+fi
+check "RenewSession with 600.5: ZStack's TypeVerifier 400" 400 "$TEXT" "[duration] field is excepted an int or long, but was [600.5]." \
+	"${SDK_PUT[@]}" -H "Authorization: OAuth $sdk_session" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/renew" -d '{"renewSession":{"duration":600.5}}'
+check "RenewSession of a uuid with no session: SYS.1003" 503 "$JSON" '{"error":{"code":"SYS.1003","description":"A resource can not be found","details":"invalid field[sessionUuid], resource[uuid:5e55000000000000000000000000dead, type:SessionVO] not found"}}' \
+	"${SDK_PUT[@]}" -H "Authorization: OAuth $sdk_session" "$ZT_HTTP/zstack/v1/accounts/sessions/5e55000000000000000000000000dead/renew" -d '{"renewSession":{}}'
+curl -s -o /dev/null "${SDK_PUT[@]}" -H "Authorization: OAuth $sdk_session" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/renew" -d '{"renewSession":{"duration":31536000}}'
+year=$(psql -X -At -d "$DB" -c "SELECT expired_date > now() + interval '364 days' FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('$sdk_session')")
+curl -s -o /dev/null -H "Authorization: OAuth $sdk_session" "$ZT_HTTP$API/secrets?count=true"
+cut=$(psql -X -At -d "$DB" -c "SELECT expired_date BETWEEN now() + interval '7190 seconds' AND now() + interval '7200 seconds' FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('$sdk_session')")
+n=$((n + 1))
+if [ "$year" = t ] && [ "$cut" = t ]; then
+	echo "ok $n - a call after a one-year RenewSession sets the expiry back to now + session_timeout"
+else
+	echo "not ok $n - renewal then a call: year=$year cut=$cut"
+fi
+check "LogInByAccount with accountType iam2 is ID.1000" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' \
+	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"password":"alice-password","accountName":"alice","accountType":"iam2"}}'
 check "SDK LogOut" 200 "$JSON" '{"schema":{}}' "${SDK[@]}" -X DELETE "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session"
 check "SDK ValidateSession after LogOut" 200 "$JSON" '{"valid":false,"schema":{}}' "${SDK[@]}" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/valid"
 check "an IAM2 user without its code" 503 "$JSON" '{"error":{"code":"ID.2001","description":"The user has to login by addition authentication","details":"{\"authentications\":[\"googleAuth\"],\"credentials\":\"alice-dev\"}"}}' \
@@ -221,6 +254,57 @@ check "a body nested 30,000 deep is a 400, not PostgreSQL's error" 400 "$TEXT" '
 	-X PUT "$ZT_HTTP/zstack/v1/accounts/login" --data-binary "@$(printf '%*s' 30000 '' | tr ' ' '[' >"$tmp/deep"; printf '%*s' 30000 '' | tr ' ' ']' >>"$tmp/deep"; echo "$tmp/deep")"
 check "a body with \\u0000" 400 "$TEXT" 'Invalid request body: it is not valid JSON' \
 	-X PUT "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"accountName":"alice\u0000","password":"x"}}'
+
+# ResetTwoFactorAuthenticationSecret as the Java SDK sends it: PUT on the
+# query's path, the parameter object named by the API; admin only; the user
+# by name, password and type; answered at once with the new secret
+RESET_OK='{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"alice-password","type":"account"},"systemTags":[],"userTags":[]}'
+psql -X -q -d "$DB" -c "SELECT zstack_tfa.create_iam2_virtual_id('admin', 'admin-ops', 'ops-password');
+	INSERT INTO zstack_tfa.session (uuid, account_uuid, user_uuid, user_type, expired_date)
+	SELECT zstack_tfa.session_key('5e550000000000000000000000000005'), account_uuid, uuid, 'IAM2VirtualIDVO', now() + interval '1 day'
+	FROM zstack_tfa.iam2_virtual_id WHERE name = 'admin-ops'" >/dev/null
+check "reset: a body without the API's key" 400 "$TEXT" "the body doesn't contain action mapping to the URL[/v1/twofactorauthentication/secrets]" \
+	"${SDK_PUT[@]}" -H "$ADMIN" "$ZT_HTTP$API/secrets" -d '{"systemTags":[]}'
+check "reset by a Normal account: ID.1002" 503 "$JSON" '{"error":{"code":"ID.1002","description":"The user doesn'"'"'t have permission to perform the operation","details":"only a SystemAdmin account may reset two-factor authentication secrets"}}' \
+	"${SDK_PUT[@]}" -H "$ALICE" "$ZT_HTTP$API/secrets" -d "$RESET_OK"
+check "reset by an IAM2 user of the admin account: ID.1002" 503 "$JSON" '{"error":{"code":"ID.1002","description":"The user doesn'"'"'t have permission to perform the operation","details":"only a SystemAdmin account may reset two-factor authentication secrets"}}' \
+	"${SDK_PUT[@]}" -H "Authorization: OAuth 5e550000000000000000000000000005" "$ZT_HTTP$API/secrets" -d "$RESET_OK"
+check "reset with a wrong password: ID.1000" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' \
+	"${SDK_PUT[@]}" -H "$ADMIN" "$ZT_HTTP$API/secrets" -d '{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"wrong","type":"account"}}'
+check "reset with a bad type: the validator's SYS.1007" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"valid value for field[type] of message[org.zstack.header.message.ApiMessageParamValidator] are [account, iam2], but ldap found"}}' \
+	"${SDK_PUT[@]}" -H "$ADMIN" "$ZT_HTTP$API/secrets" -d '{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"alice-password","type":"ldap"}}'
+reset=$(curl -s -o "$tmp/reset" -w '%{http_code}|%{content_type}' "${SDK_PUT[@]}" -H "$ADMIN" "$ZT_HTTP$API/secrets" -d "$RESET_OK")
+new_secret=$(sed -n 's/.*"secret":"\([A-Z2-7]*\)".*/\1/p' "$tmp/reset")
+n=$((n + 1))
+if [ "$reset" = "200|$JSON" ] && grep -qE "^\{\"schema\":\{\"inventory\":\"org\.zstack\.twoFactorAuthentication\.TwoFactorAuthenticationSecretInventory\",\"inventory\.status\":\"org\.zstack\.twoFactorAuthentication\.TwoFactorAuthenticationSecretStatus\"\},\"inventory\":\{\"uuid\":\"[0-9a-f]{32}\",\"secret\":\"[A-Z2-7]{16}\",\"status\":\"NewCreated\",\"createDate\":\"[^\"]+\",\"lastOpDate\":\"[^\"]+\",\"userUuid\":\"a0000000000000000000000000000001\",\"userType\":\"AccountVO\"\}\}$" "$tmp/reset" && [ "$new_secret" != "$secret" ]; then
+	echo "ok $n - reset by the admin: 200, a new NewCreated secret in full, with its schema"
+else
+	echo "not ok $n - reset: $reset $(cat "$tmp/reset")"
+fi
+check "after the reset the secret fetch shows the new secret" 200 "$JSON" "$(cat "$tmp/reset" | sed 's/^{"schema":{[^}]*},/{/')" \
+	-G "$ZT_HTTP$API/secret" --data-urlencode name=alice --data-urlencode password=alice-password --data-urlencode type=account
+check "the old secret no longer logs in" 503 "$JSON" '{"error":{"code":"ID.2002","description":"Fail to authenticate a user due to addition authentication","details":"wrong or already used two-factor authentication code"}}' \
+	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" -d "{\"logInByAccount\":{\"password\":\"alice-password\",\"accountName\":\"alice\",\"systemTags\":[\"twofatoken::$(oathtool --totp --base32 -N "now + 60 seconds" "$secret")\"]}}"
+login=$(curl -s -o "$tmp/login" -w '%{http_code}' "${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" \
+	-d "{\"logInByAccount\":{\"password\":\"alice-password\",\"accountName\":\"alice\",\"systemTags\":[\"twofatoken::$(oathtool --totp --base32 "$new_secret")\"]}}")
+n=$((n + 1))
+if [ "$login" = 200 ]; then echo "ok $n - the new secret logs in with its first code"; else echo "not ok $n - new secret login: $login $(cat "$tmp/login")"; fi
+reset=$(curl -s -o "$tmp/reset" -w '%{http_code}' "${SDK_PUT[@]}" -H "$ADMIN" "$ZT_HTTP$API/secrets" \
+	-d '{"resetTwoFactorAuthenticationSecret":{"name":"admin-ops","password":"ops-password","type":"iam2"}}')
+n=$((n + 1))
+if [ "$reset" = 200 ] && grep -q '"status":"NewCreated",.*"userType":"IAM2VirtualIDVO"}}$' "$tmp/reset"; then
+	echo "ok $n - reset of an IAM2 user's secret (type iam2)"
+else
+	echo "not ok $n - IAM2 reset: $reset $(cat "$tmp/reset")"
+fi
+audit=$(psql -X -At -d "$DB" -c "SELECT string_agg(outcome || '/' || coalesce(error_code, '-') || '/' || (actor_user_uuid = '36c27e8ff05c4780bf6d2fa65700f22e')::text, ' ' ORDER BY id)
+	FROM zstack_tfa.auth_event WHERE kind = 'reset_secret'")
+n=$((n + 1))
+if [ "$audit" = "denied/ID.1002/false denied/ID.1002/false bad_credentials/ID.1000/true success/-/true success/-/true" ]; then
+	echo "ok $n - the audit log names who reset (or tried to reset) whose secret"
+else
+	echo "not ok $n - audit: $audit"
+fi
 
 # nginx never logs a query string (GET .../secret carries a password) nor a
 # session uuid; it logs the path the client sent, not PostgREST's

@@ -870,6 +870,44 @@ public final class ZstackTfaJdbcTest {
 			eq("NewCreated", inv.get("status").getAsString(), "status after reset");
 			check(!inv.get("secret").getAsString().equals(before), "the secret changed");
 		});
+		test("reset_two_factor_authentication_secret in ZStack's form (session, name, password, type): admin only, the user by its credentials, the new secret logs in, the old one does not, the audit log names the admin", () -> {
+			String sql = "SELECT zstack_tfa.reset_two_factor_authentication_secret(?, ?, ?, ?)";
+			expectEnvelope(call(mgmt, sql, out[0], ALICE_DEV, ALICE_DEV_PW, "iam2"), "ID.1002");	// a Normal account
+			expectEnvelope(call(mgmt, sql, out[1], ALICE_DEV, ALICE_DEV_PW, "iam2"), "ID.1002");	// an IAM2 user
+			expectEnvelope(call(mgmt, sql, out[2], ALICE_DEV, "wrong", "iam2"), "ID.1000");
+			expectEnvelope(call(mgmt, sql, out[2], ALICE_DEV, ALICE_DEV_PW, "account"), "ID.1000");
+			JsonObject bad = expectEnvelope(call(mgmt, sql, out[2], ALICE_DEV, ALICE_DEV_PW, "ldap"), "SYS.1007");
+			eq("valid value for field[type] of message[org.zstack.header.message.ApiMessageParamValidator] are [account, iam2], but ldap found",
+				bad.get("details").getAsString(), "the validator's text");
+			String old = secrets.get(ALICE_DEV);
+			JsonObject inv = inventory(call(mgmt, sql, out[2], ALICE_DEV, ALICE_DEV_PW, "iam2"));
+			eq("NewCreated", inv.get("status").getAsString(), "status after reset");
+			eq("IAM2VirtualIDVO", inv.get("userType").getAsString(), "userType");
+			eq(devUuid, inv.get("userUuid").getAsString(), "userUuid");
+			String fresh = inv.get("secret").getAsString();
+			check(fresh.matches("[A-Z2-7]{16}") && !fresh.equals(old), "a new plaintext secret");
+			String oldCode = hotp(base32Decode(old), Math.floorDiv(Instant.now().getEpochSecond(), 30L) + 1, 6);
+			expectEnvelope(call(mgmt, loginSql(true), ALICE_DEV, ALICE_DEV_PW, new String[] {"twofatoken::" + oldCode}), "ID.2002");
+			secrets.put(ALICE_DEV, fresh);
+			lastStep.remove(ALICE_DEV);
+			login2fa(mgmt, ALICE_DEV, ALICE_DEV_PW, true);
+			eq(ADMIN_UUID, dbaValue("SELECT actor_user_uuid FROM zstack_tfa.auth_event WHERE kind = 'reset_secret'"
+				+ " AND outcome = 'success' AND user_uuid = ? ORDER BY id DESC LIMIT 1", devUuid), "the audit row names the admin");
+		});
+		test("sessions as ZStack's server keeps them: renewing a uuid of no session is SYS.1003; a call after a one-year renewal sets the expiry back to session_timeout", () -> {
+			JsonObject err = expectEnvelope(call(mgmt, "SELECT zstack_tfa.renew_session(?, ?, ?)", out[2],
+				"5e55000000000000000000000000dead", 600), "SYS.1003");
+			eq("invalid field[sessionUuid], resource[uuid:5e55000000000000000000000000dead, type:SessionVO] not found",
+				err.get("details").getAsString(), "PortApiValidator's text");
+			inventory(call(mgmt, "SELECT zstack_tfa.renew_session(?, ?, ?)", out[2], out[2], 31536000));
+			eq("true", dbaValue("SELECT (expired_date > now() + interval '364 days')::text FROM zstack_tfa.session"
+				+ " WHERE uuid = zstack_tfa.session_key(?)", out[2]), "renewed for a year");
+			try (PreparedStatement ps = mgmt.prepareStatement(TYPED_SQL)) {
+				typed(ps, out[2], new String[0], 1, null);
+			}
+			eq("true", dbaValue("SELECT (expired_date BETWEEN now() + interval '7190 seconds' AND now() + interval '7200 seconds')::text"
+				+ " FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key(?)", out[2]), "cut back by the next call");
+		});
 		for (String s : out)
 			if (s == null)
 				throw new IllegalStateException("logins failed; the rest needs their sessions");

@@ -4,6 +4,7 @@
  *		server.  Prints TAP ("ok N - ...") for scripts/test.sh to count.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -171,6 +172,19 @@ main(void)
 	check(!zt_parse_int("2147483648", 10, &v), "int overflow");
 	check(!zt_parse_int("99999999999999999999999", 23, &v), "int huge");
 	check(!zt_parse_int("", 0, &v) && !zt_parse_int("-", 1, &v) && !zt_parse_int("1a", 2, &v) && !zt_parse_int(" 1", 2, &v), "not ints");
+	/* a Long field as ZStack's TypeVerifier takes it (Double.parseDouble, whole) */
+	check(zt_parse_whole_number("600", 3, &v) && v == 600, "whole 600");
+	check(zt_parse_whole_number("600.0", 5, &v) && v == 600, "whole 600.0");
+	check(zt_parse_whole_number(" 6e2 ", 5, &v) && v == 600, "whole 6e2 with blanks");
+	check(zt_parse_whole_number("600.", 4, &v) && v == 600 && zt_parse_whole_number("600d", 4, &v) && v == 600, "whole 600. and 600d");
+	check(zt_parse_whole_number("-0.0", 4, &v) && v == 0, "whole -0.0");
+	check(zt_parse_whole_number("1e20", 4, &v) && v == INT_MAX, "whole 1e20 clamps");
+	check(zt_parse_whole_number("-1e20", 5, &v) && v == INT_MIN, "whole -1e20 clamps");
+	check(!zt_parse_whole_number("600.5", 5, &v) && !zt_parse_whole_number("6.005e2", 7, &v), "not whole 600.5");
+	check(!zt_parse_whole_number("", 0, &v) && !zt_parse_whole_number(".", 1, &v) && !zt_parse_whole_number("1e", 2, &v) &&
+		  !zt_parse_whole_number("abc", 3, &v) && !zt_parse_whole_number("NaN", 3, &v) &&
+		  !zt_parse_whole_number("Infinity", 8, &v) && !zt_parse_whole_number("0x10", 4, &v) &&
+		  !zt_parse_whole_number("1e400", 5, &v) && !zt_parse_whole_number("true", 4, &v), "not whole numbers");
 	check(zt_is_uuid("36c27e8ff05c4780bf6d2fa65700f22e", 32), "admin uuid is a uuid");
 	check(!zt_is_uuid("36C27E8FF05C4780BF6D2FA65700F22E", 32), "upper case is not a uuid");
 	check(!zt_is_uuid("36c27e8f-f05c-4780-bf6d-2fa65700f22e", 36), "dashed is not a uuid");
