@@ -1,15 +1,59 @@
 #!/usr/bin/env bash
 # Shared helpers of the demo, test and bench scripts: packages, build,
-# and a throwaway PostgreSQL 15 cluster on a private unix socket.
+# and a throwaway PostgreSQL cluster on a private unix socket (15 by
+# default, 17 or 18 with ZT_PG_MAJOR).
 # Source it; it sets ZT_ROOT to the repository root.
 
 ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# The PostgreSQL 15 tree; ZT_PG_ROOT puts it under another root (a private
-# copy of the Debian files, so that two builds can be installed side by side)
-ZT_PG_ROOT=${ZT_PG_ROOT:-}
-PGBIN=$ZT_PG_ROOT/usr/lib/postgresql/15/bin
-ZT_PGXS_DIR=$ZT_PG_ROOT/usr/lib/postgresql/15/lib/pgxs
-export PG_CONFIG=$PGBIN/pg_config
+# The PostgreSQL major to build and test against: 15 (Debian's packages, the
+# default), 17 or 18 (see zt_get_pg).  Scripts take it as `--pg N`.
+ZT_PG_MAJOR=${ZT_PG_MAJOR:-15}
+# Servers built from source are kept here, outside the work tree, one folder
+# a version (pg18-18.1, ...), and reused by later runs.
+ZT_PG_CACHE=${ZT_PG_CACHE:-/var/cache/zstack_tfa}
+export ZT_PG_MAJOR ZT_PG_CACHE
+
+# Set PGBIN, ZT_PGXS_DIR and PG_CONFIG for ZT_PG_MAJOR.  Debian's PostgreSQL
+# 15 lives under ZT_PG_ROOT (empty: the system's; else a private copy of the
+# Debian files, so that two builds can be installed side by side); a built
+# server lives in ZT_PG_HOME (zt_get_pg sets it; else the newest in the cache).
+zt_pg_paths() {
+	case "$ZT_PG_MAJOR" in
+		15)
+			ZT_PG_ROOT=${ZT_PG_ROOT:-}
+			PGBIN=$ZT_PG_ROOT/usr/lib/postgresql/15/bin
+			ZT_PGXS_DIR=$ZT_PG_ROOT/usr/lib/postgresql/15/lib/pgxs ;;
+		*)
+			if [ -z "${ZT_PG_HOME:-}" ]; then
+				ZT_PG_HOME=$(ls -d "$ZT_PG_CACHE/pg$ZT_PG_MAJOR"-*/.complete 2>/dev/null |
+					sort -V | tail -n 1 | xargs -r dirname)
+			fi
+			PGBIN=${ZT_PG_HOME:-/nonexistent}/bin
+			ZT_PGXS_DIR=$(dirname "$(dirname "$(dirname "$("$PGBIN/pg_config" --pgxs 2>/dev/null || echo /x/x/x/x)")")") ;;
+	esac
+	export PG_CONFIG=$PGBIN/pg_config
+}
+zt_pg_paths
+
+# Read `--pg N` from the arguments of a script (15, 17 or 18).  Sets
+# ZT_PG_MAJOR and leaves the other arguments in ZT_ARGS.
+zt_parse_pg_arg() {
+	ZT_ARGS=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			--pg) ZT_PG_MAJOR=${2:-}; shift 2 || shift ;;
+			--pg=*) ZT_PG_MAJOR=${1#--pg=}; shift ;;
+			*) ZT_ARGS+=("$1"); shift ;;
+		esac
+	done
+	case "$ZT_PG_MAJOR" in
+		15|17|18) ;;
+		*) echo "unsupported PostgreSQL major: '$ZT_PG_MAJOR' (15, 17 or 18)" >&2; return 2 ;;
+	esac
+	export ZT_PG_MAJOR
+	[ "$ZT_PG_MAJOR" = 15 ] || unset ZT_PG_HOME
+	zt_pg_paths
+}
 
 # Run a command as root: directly when we are root, else through sudo.
 zt_as_root() {
@@ -33,6 +77,110 @@ zt_install_deps() {
 	zt_install_packages make gcc postgresql-15 postgresql-server-dev-15 \
 		liboath-dev oathtool libssl-dev libqrencode-dev libpng-dev zbar-tools librsvg2-bin \
 		libipc-run-perl perl clang libclang-rt-14-dev cppcheck clang-tidy
+}
+
+# The first mirror this machine's apt uses for Debian itself (deb822 or
+# one-line sources), so that the private list below goes where apt goes.
+zt_debian_mirror() {
+	{ grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+	  grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed 's/\[[^]]*\]//' | awk '{print $2}'; } |
+		grep -v -- '-security' | grep '/debian/\?$' | head -n 1
+}
+
+# apt-get/apt-cache with a private sources list for Debian's development
+# suite (sid) and private lists in $ZT_PG_CACHE/apt-sid: the system's apt
+# configuration and state stay as they are.
+zt_apt_sid() {
+	local tool=$1 dir=$ZT_PG_CACHE/apt-sid
+	shift
+	"$tool" -o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent \
+		-o Dir::State::Lists="$dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+		-o APT::Sandbox::User=root "$@"
+}
+
+# The version (upstream part, e.g. 18.1) of Debian's source package
+# postgresql-$1 in sid.  The index is refreshed at most once a day; without
+# the network the last one read answers.
+zt_pg_source_version() {
+	local dir=$ZT_PG_CACHE/apt-sid mirror
+	mkdir -p "$dir/lists/partial"
+	if [ ! -f "$dir/sources.list" ] || [ -z "$(find "$dir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null)" ]; then
+		mirror=$(zt_debian_mirror)
+		[ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt sources" >&2; return 1; }
+		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" >"$dir/sources.list"
+		zt_apt_sid apt-get -qq update >"$dir/update.log" 2>&1 || cat "$dir/update.log" >&2
+	fi
+	zt_apt_sid apt-cache showsrc "postgresql-$1" 2>/dev/null |
+		awk '/^Version:/ {print $2}' | sort -V | tail -n 1 | sed 's/-[^-]*$//'
+}
+
+# Make sure PostgreSQL $ZT_PG_MAJOR is there and set the paths to it: 15 from
+# Debian's packages; 18 built from the upstream tarball of Debian's source
+# package postgresql-18 (sid) into $ZT_PG_CACHE/pg18-<version>, once a version.
+zt_get_pg() {
+	case "$ZT_PG_MAJOR" in
+		15) zt_install_packages postgresql-15 postgresql-server-dev-15 ;;
+		18) zt_build_pg_from_source 18 ;;
+		*) echo "PostgreSQL $ZT_PG_MAJOR: no way to get it here" >&2; return 1 ;;
+	esac || return 1
+	zt_pg_paths
+	[ -x "$PGBIN/postgres" ] && [ -x "$PG_CONFIG" ] ||
+		{ echo "PostgreSQL $ZT_PG_MAJOR: no server in $PGBIN" >&2; return 1; }
+}
+
+# Build PostgreSQL $1 from Debian's source package into the cache, unless the
+# cache already holds its current version; sets and exports ZT_PG_HOME.  The
+# build (about 8 minutes on 2 cores) takes contrib's amcheck and auto_explain,
+# which the TAP tests use, and PostgreSQL's TAP modules.
+zt_build_pg_from_source() {
+	local major=$1 version home work tarball rc
+	mkdir -p "$ZT_PG_CACHE"
+	exec 8>"$ZT_PG_CACHE/.pg$major.lock"
+	flock 8
+	version=$(zt_pg_source_version "$major")
+	if [ -z "$version" ]; then
+		# offline, or the index is gone: the newest build we have
+		unset ZT_PG_HOME; zt_pg_paths
+		[ -n "${ZT_PG_HOME:-}" ] || { echo "postgresql-$major: no version in sid's index and none cached" >&2; flock -u 8; return 1; }
+		export ZT_PG_HOME; flock -u 8; return 0
+	fi
+	home=$ZT_PG_CACHE/pg$major-$version
+	if [ -f "$home/.complete" ]; then
+		export ZT_PG_HOME=$home; flock -u 8; return 0
+	fi
+	echo "building PostgreSQL $version into $home (once a version, about 8 minutes)"
+	zt_install_packages make gcc bison flex perl libipc-run-perl libssl-dev libicu-dev \
+		libreadline-dev zlib1g-dev pkg-config dpkg-dev || { flock -u 8; return 1; }
+	work=$(mktemp -d /tmp/zstack_tfa_pgbuild.XXXXXX)
+	rm -rf "$home"
+	(
+		set -e
+		cd "$work"
+		# --download-only: apt checks the files against sid's signed index
+		zt_apt_sid apt-get -qq source --download-only "postgresql-$major" >download.log 2>&1
+		tarball=$(ls postgresql-"$major"_*.orig.tar.* | head -n 1)
+		tar xf "$tarball"
+		cd postgresql-"$version"
+		./configure -q --prefix="$home" --with-openssl --enable-tap-tests >"$work/configure.log" 2>&1
+		make -s -j"$(nproc)" >"$work/make.log" 2>&1
+		make -s install >>"$work/make.log" 2>&1
+		for m in amcheck auto_explain; do make -s -C "contrib/$m" install >>"$work/make.log" 2>&1; done
+		touch "$home/.complete"
+	)
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "building PostgreSQL $version failed; the last lines of $work:" >&2
+		tail -n 30 "$work"/*.log >&2
+		rm -rf "$home"
+	else
+		rm -rf "$work"
+		# older builds of this major are no longer used
+		ls -d "$ZT_PG_CACHE/pg$major"-* 2>/dev/null | grep -vx "$home" | xargs -r rm -rf
+		export ZT_PG_HOME=$home
+	fi
+	flock -u 8
+	return $rc
 }
 
 # Build with warnings as errors and install into the PostgreSQL tree.
@@ -142,7 +290,11 @@ zt_run_tap() {
 		foreign="$dir/foreign.keys"
 		zt_make_key_file "$foreign" && chown nobody "$foreign"
 	fi
+	# TESTDIR names the scratch folder to 15's TAP modules, TESTDATADIR and
+	# TESTLOGDIR to 16's and later (else their files land under a relative
+	# path that a server, running in its data folder, cannot find)
 	(cd "$dir" && zt_as_owner env PATH="$PGBIN:$PATH" TESTDIR="$dir" TEMP_CONFIG="$dir/temp.conf" \
+		TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/tmp_check/log" \
 		ZT_FOREIGN_KEY_FILE="$foreign" ZT_ROOT="$ZT_ROOT" \
 		PERL5LIB="$ZT_PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$ZT_PGXS_DIR/src/test/regress/pg_regress" \
@@ -151,4 +303,32 @@ zt_run_tap() {
 	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log "$dir"/tmp_check/log/regress_log_* >>"$log" 2>/dev/null
 	rm -rf "$dir"
 	return $rc
+}
+
+# Read a pg_regress run: $1 its output, $2 its exit status.  Prints
+# "PASSED FAILED" from pg_regress's own closing line, which every major
+# writes ("All N tests passed." / "M of N tests failed." / "M of N tests
+# passed, K failed test(s) ignored.", with "# " before it since 16, when
+# the per-test lines became TAP's "ok N - name"); an ignored failure counts
+# as failed.  No closing line, or a non-zero exit with nothing failed,
+# counts one failure more: a run that broke off is never green.
+zt_regress_counts() {
+	local log=$1 rc=$2 p f line
+	line=$(grep -E '^(# )? *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests (passed|failed))' "$log" | tail -n 1)
+	if [[ $line =~ All\ ([0-9]+)\ tests\ passed ]]; then
+		p=${BASH_REMATCH[1]}; f=0
+	elif [[ $line =~ ([0-9]+)\ of\ ([0-9]+)\ tests\ failed ]]; then
+		f=${BASH_REMATCH[1]}; p=$((BASH_REMATCH[2] - f))
+	elif [[ $line =~ ([0-9]+)\ of\ ([0-9]+)\ tests\ passed ]]; then
+		p=${BASH_REMATCH[1]}; f=$((BASH_REMATCH[2] - p))
+	else
+		p=0; f=1
+	fi
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	echo "$p $f"
+}
+
+# The names of the failed tests in a pg_regress output $1, in either format.
+zt_regress_failures() {
+	grep -E '^not ok [0-9]|\.\.\. FAILED|failed \(ignored\)' "$1"
 }
