@@ -88,31 +88,68 @@ zt_debian_mirror() {
 		grep -v -- '-security' | grep '/debian/\?$' | head -n 1
 }
 
-# apt-get/apt-cache with a private sources list for Debian's development
-# suite (sid) and private lists in $ZT_PG_CACHE/apt-sid: the system's apt
-# configuration and state stay as they are.
-zt_apt_sid() {
-	local tool=$1 dir=$ZT_PG_CACHE/apt-sid
-	shift
+# apt-get/apt-cache ($2) with a private sources list and private lists in
+# $ZT_PG_CACHE/apt-$1 (sid: Debian's development suite, as deb-src; trixie:
+# its binary packages): the system's apt configuration and state stay as
+# they are.  The index is refreshed at most once a day; without the network
+# the last one read answers.
+zt_apt_private() {
+	local name=$1 tool=$2 dir=$ZT_PG_CACHE/apt-$1 mirror line
+	shift 2
+	mkdir -p "$dir/lists/partial"
+	if [ ! -f "$dir/sources.list" ] || [ -z "$(find "$dir/lists" -maxdepth 1 -name '*_dists_*' -mtime -1 2>/dev/null)" ]; then
+		mirror=$(zt_debian_mirror)
+		[ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt sources" >&2; return 1; }
+		case "$name" in
+			sid) line="deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" ;;
+			*) line="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $name main" ;;
+		esac
+		echo "$line" >"$dir/sources.list"
+		zt_apt_private_run "$dir" apt-get -qq update >"$dir/update.log" 2>&1 || cat "$dir/update.log" >&2
+	fi
+	zt_apt_private_run "$dir" "$tool" "$@"
+}
+zt_apt_private_run() {
+	local dir=$1 tool=$2
+	shift 2
 	"$tool" -o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent \
 		-o Dir::State::Lists="$dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
 		-o APT::Sandbox::User=root "$@"
 }
 
 # The version (upstream part, e.g. 18.1) of Debian's source package
-# postgresql-$1 in sid.  The index is refreshed at most once a day; without
-# the network the last one read answers.
+# postgresql-$1 in sid.
 zt_pg_source_version() {
-	local dir=$ZT_PG_CACHE/apt-sid mirror
-	mkdir -p "$dir/lists/partial"
-	if [ ! -f "$dir/sources.list" ] || [ -z "$(find "$dir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null)" ]; then
-		mirror=$(zt_debian_mirror)
-		[ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt sources" >&2; return 1; }
-		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" >"$dir/sources.list"
-		zt_apt_sid apt-get -qq update >"$dir/update.log" 2>&1 || cat "$dir/update.log" >&2
-	fi
-	zt_apt_sid apt-cache showsrc "postgresql-$1" 2>/dev/null |
+	zt_apt_private sid apt-cache showsrc "postgresql-$1" 2>/dev/null |
 		awk '/^Version:/ {print $2}' | sort -V | tail -n 1 | sed 's/-[^-]*$//'
+}
+
+# Unpack PostgreSQL 17's server headers (trixie's postgresql-server-dev-17
+# and libpq-dev, whose binaries need trixie's libc and so do not run here)
+# into $ZT_PG_CACHE/headers-pg17-<version>, once a version; prints the
+# folder.  test/compat/compile.sh compiles src/ against them.
+zt_pg17_headers() {
+	local version dir work
+	mkdir -p "$ZT_PG_CACHE"
+	version=$(zt_apt_private trixie apt-cache show postgresql-server-dev-17 2>/dev/null |
+		awk '/^Version:/ {print $2}' | sort -V | tail -n 1)
+	if [ -z "$version" ]; then
+		dir=$(ls -d "$ZT_PG_CACHE"/headers-pg17-*/.complete 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
+		[ -n "$dir" ] && echo "$dir" && return 0
+		echo "postgresql-server-dev-17: not in trixie's index and none cached" >&2; return 1
+	fi
+	dir=$ZT_PG_CACHE/headers-pg17-$version
+	if [ ! -f "$dir/.complete" ]; then
+		work=$(mktemp -d /tmp/zstack_tfa_pg17.XXXXXX)
+		# apt checks the files against trixie's signed index
+		(cd "$work" && zt_apt_private trixie apt-get -qq download "postgresql-server-dev-17=$version" libpq-dev) >&2 ||
+			{ rm -rf "$work"; return 1; }
+		rm -rf "$dir"; mkdir -p "$dir"
+		for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+		rm -rf "$work"
+		touch "$dir/.complete"
+	fi
+	echo "$dir"
 }
 
 # Make sure PostgreSQL $ZT_PG_MAJOR is there and set the paths to it: 15 from
@@ -134,31 +171,35 @@ zt_get_pg() {
 # build (about 8 minutes on 2 cores) takes contrib's amcheck and auto_explain,
 # which the TAP tests use, and PostgreSQL's TAP modules.
 zt_build_pg_from_source() {
-	local major=$1 version home work tarball rc
 	mkdir -p "$ZT_PG_CACHE"
-	exec 8>"$ZT_PG_CACHE/.pg$major.lock"
+	# one build at a time per major; the lock's file descriptor is closed
+	# when the function returns, so no server started later inherits it
+	zt_build_pg_locked "$1" 8>"$ZT_PG_CACHE/.pg$1.lock"
+}
+zt_build_pg_locked() {
+	local major=$1 version home work tarball rc
 	flock 8
 	version=$(zt_pg_source_version "$major")
 	if [ -z "$version" ]; then
 		# offline, or the index is gone: the newest build we have
 		unset ZT_PG_HOME; zt_pg_paths
-		[ -n "${ZT_PG_HOME:-}" ] || { echo "postgresql-$major: no version in sid's index and none cached" >&2; flock -u 8; return 1; }
-		export ZT_PG_HOME; flock -u 8; return 0
+		[ -n "${ZT_PG_HOME:-}" ] || { echo "postgresql-$major: no version in sid's index and none cached" >&2; return 1; }
+		export ZT_PG_HOME; return 0
 	fi
 	home=$ZT_PG_CACHE/pg$major-$version
 	if [ -f "$home/.complete" ]; then
-		export ZT_PG_HOME=$home; flock -u 8; return 0
+		export ZT_PG_HOME=$home; return 0
 	fi
 	echo "building PostgreSQL $version into $home (once a version, about 8 minutes)"
 	zt_install_packages make gcc bison flex perl libipc-run-perl libssl-dev libicu-dev \
-		libreadline-dev zlib1g-dev pkg-config dpkg-dev || { flock -u 8; return 1; }
+		libreadline-dev zlib1g-dev pkg-config dpkg-dev || return 1
 	work=$(mktemp -d /tmp/zstack_tfa_pgbuild.XXXXXX)
 	rm -rf "$home"
 	(
 		set -e
 		cd "$work"
 		# --download-only: apt checks the files against sid's signed index
-		zt_apt_sid apt-get -qq source --download-only "postgresql-$major" >download.log 2>&1
+		zt_apt_private sid apt-get -qq source --download-only "postgresql-$major" >download.log 2>&1
 		tarball=$(ls postgresql-"$major"_*.orig.tar.* | head -n 1)
 		tar xf "$tarball"
 		cd postgresql-"$version"
@@ -179,7 +220,6 @@ zt_build_pg_from_source() {
 		ls -d "$ZT_PG_CACHE/pg$major"-* 2>/dev/null | grep -vx "$home" | xargs -r rm -rf
 		export ZT_PG_HOME=$home
 	fi
-	flock -u 8
 	return $rc
 }
 
@@ -298,7 +338,7 @@ zt_run_tap() {
 		ZT_FOREIGN_KEY_FILE="$foreign" ZT_ROOT="$ZT_ROOT" \
 		PERL5LIB="$ZT_PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$ZT_PGXS_DIR/src/test/regress/pg_regress" \
-		prove -v ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1
+		prove -v --timer ${ZT_TAP_TESTS:-t/*.pl}) >"$log" 2>&1
 	local rc=$?
 	[ "$rc" -ne 0 ] && [ -d "$dir/tmp_check/log" ] && tail -n 30 "$dir"/tmp_check/log/*.log "$dir"/tmp_check/log/regress_log_* >>"$log" 2>/dev/null
 	rm -rf "$dir"

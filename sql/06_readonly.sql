@@ -58,7 +58,12 @@ SELECT zstack_tfa.query_two_factor_authentication_json('5e5500000000000000000000
 SELECT expired_date = '2100-01-01 00:00:00+00' AS long_session_kept
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 RESET zstack_tfa.session_timeout;
+-- the setting's range; a value outside it is refused (22023: the words of
+-- the message are PostgreSQL's, and carry units since 17)
+SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'zstack_tfa.session_timeout';
+\set VERBOSITY sqlstate
 SET zstack_tfa.session_timeout = 0;
+\set VERBOSITY default
 SET zstack_tfa.no_such_setting = 1;
 
 -- a failed session check extends nothing, and an expired session stays dead
