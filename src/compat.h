@@ -10,11 +10,12 @@
 
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "common/base64.h"
-#include "common/jsonapi.h"
-#include "utils/datetime.h"
-#include "utils/relcache.h"
+/*
+ * The names below are macros that expand where they are used, so this
+ * header pulls in no PostgreSQL header of its own: each user includes what
+ * the expansion names (common/jsonapi.h, utils/datetime.h, access/genam.h,
+ * common/base64.h, storage/proc.h).
+ */
 
 /*
  * A function that never returns: 18 spells it as a prefix (pg_noreturn),
@@ -30,10 +31,10 @@
  * (void before); a callback ends with ZT_JSON_CALLBACK_DONE.
  */
 #if PG_VERSION_NUM >= 160000
-typedef JsonParseErrorType ZtJsonCallbackResult;
+#define ZtJsonCallbackResult JsonParseErrorType
 #define ZT_JSON_CALLBACK_DONE return JSON_SUCCESS
 #else
-typedef void ZtJsonCallbackResult;
+#define ZtJsonCallbackResult void
 #define ZT_JSON_CALLBACK_DONE return
 #endif
 
