@@ -223,6 +223,21 @@ zt_build_pg_locked() {
 	return $rc
 }
 
+# Copy the tree's sources (tracked and unignored files; without git, all but
+# what .gitignore names) into the folder $1, for a build beside this one's.
+zt_copy_tree() {
+	if git -C "$ZT_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$ZT_ROOT" && git ls-files -z --cached --others --exclude-standard |
+			xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
+			tar --null -T - -cf -) | tar -xf - -C "$1"
+	else
+		tar -C "$ZT_ROOT" --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=./.tools \
+			--exclude=./dist --exclude=./fuzz/build --exclude=./results --exclude=./tmp_check \
+			--exclude=./log --exclude='./test/*.log' --exclude=./regression.diffs --exclude=./regression.out \
+			--exclude=./test/unit/test_parse --exclude=./test/unit/test_qrcode -cf - . | tar -xf - -C "$1"
+	fi
+}
+
 # Build with warnings as errors and install into the PostgreSQL tree.
 zt_build_install() {
 	make -C "$ZT_ROOT" -s clean >/dev/null
