@@ -61,7 +61,8 @@ FUZZ_JOBS ?= $(shell nproc)
 fuzz: fuzz-build
 	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} bash scripts/fuzz_one.sh {} $(FUZZ_SECONDS)
 
-# Static analysis of src/: both must be silent.
+# Static analysis of src/: both must be silent.  What cppcheck finds in
+# PostgreSQL's own headers (17's and 18's inline functions) is theirs.
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 # The regression suite with the server under valgrind (scripts/valgrind.sh).
 .PHONY: valgrind-check
@@ -71,6 +72,7 @@ valgrind-check:
 .PHONY: lint
 lint:
 	cppcheck --enable=warning,style,performance,portability --inline-suppr --quiet \
-		--error-exitcode=1 --suppress=missingIncludeSystem -D__GNUC__ --std=c99 \
+		--error-exitcode=1 --suppress=missingIncludeSystem --suppress='*:$(PG_INCLUDEDIR_SERVER)/*' \
+		-D__GNUC__ --std=c99 \
 		-Isrc -I$(PG_INCLUDEDIR_SERVER) src/
 	clang-tidy --quiet src/*.c -- -Isrc -I$(PG_INCLUDEDIR_SERVER) -D_GNU_SOURCE

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The zstack_tfa demo: installs what is missing (apt-get), builds, installs,
-# starts a throwaway PostgreSQL 15 cluster in a temporary folder, loads a
+# starts a throwaway PostgreSQL cluster (15, or N with `--pg N`: 17 or 18,
+# fetched first when missing) in a temporary folder, loads a
 # realistic sample and prints real API replies.  The cluster is removed at
 # the end; `--keep` leaves it running and prints how to connect.  `--http`
 # also starts PostgREST and nginx on loopback and shows real curl calls.
@@ -10,16 +11,18 @@ set -eu
 cd "$ZT_ROOT"
 keep=0
 http=0
-for arg in "$@"; do
+zt_parse_pg_arg "$@" || exit 2
+for arg in "${ZT_ARGS[@]}"; do
 	case "$arg" in
 		--keep) keep=1 ;;
 		--http) http=1 ;;
-		*) echo "usage: $0 [--keep] [--http]" >&2; exit 2 ;;
+		*) echo "usage: $0 [--pg 15|17|18] [--keep] [--http]" >&2; exit 2 ;;
 	esac
 done
 
-echo "== installing packages and building"
+echo "== installing packages and building (PostgreSQL $ZT_PG_MAJOR)"
 zt_install_deps
+zt_get_pg
 zt_build_install
 zt_start_cluster
 if [ "$keep" = 1 ]; then ZT_KEEP=1; trap - EXIT; fi

@@ -77,7 +77,12 @@ SELECT expired_date BETWEEN clock_timestamp() + interval '540 seconds' AND clock
 	FROM zstack_tfa.session WHERE uuid = zstack_tfa.session_key('5e550000000000000000000000000003');
 RESET zstack_tfa.max_session_renewal;
 RESET zstack_tfa.session_timeout;
+-- the setting's range; a value outside it is refused (22023: the words of
+-- the message are PostgreSQL's, and carry units since 17)
+SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'zstack_tfa.session_timeout';
+\set VERBOSITY sqlstate
 SET zstack_tfa.session_timeout = 0;
+\set VERBOSITY default
 SET zstack_tfa.no_such_setting = 1;
 
 -- a failed session check extends nothing, and an expired session stays dead:

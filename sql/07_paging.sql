@@ -95,7 +95,11 @@ SELECT :'valgrind'::boolean OR pg_temp.faults_per_page() < 10 AS few_again;
 SET ROLE zt_paging_user;
 SET zstack_tfa.retained_memory = '64MB';
 RESET ROLE;
+-- its range; a value outside it is refused (22023, in PostgreSQL's words)
+SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'zstack_tfa.retained_memory';
+\set VERBOSITY sqlstate
 SET zstack_tfa.retained_memory = -1;
+\set VERBOSITY default
 
 DELETE FROM zstack_tfa.account WHERE name = 'bulk';
 SELECT count(*) AS secrets_left FROM zstack_tfa.secret;

@@ -93,7 +93,7 @@ ForgetKeys(void)
 }
 
 /* Raise a key file problem: the setting named, never a key. */
-static void KeyFileError(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+pg_noreturn static void KeyFileError(const char *fmt,...) pg_attribute_printf(1, 2);
 
 static void
 KeyFileError(const char *fmt,...)
@@ -341,7 +341,7 @@ Base64Decode(const char *in, size_t len, unsigned char *out, size_t size)
 	return (int) n;
 }
 
-static void CryptoFailed(const char *what) pg_attribute_noreturn();
+pg_noreturn static void CryptoFailed(const char *what);
 
 static void
 CryptoFailed(const char *what)
@@ -435,7 +435,7 @@ zt_seal_secret(const char *uuid, size_t uuid_len, const char *plain, size_t len)
 	n = NONCE_BYTES + (int) len + TAG_BYTES;
 	b64_len = pg_b64_enc_len(n);
 	out = palloc(strlen(SEALED_PREFIX) + strlen(key->id) + 1 + b64_len + 1);
-	b64_len = pg_b64_encode((const char *) buf, n,
+	b64_len = zt_b64_encode(buf, n,
 							out + sprintf(out, SEALED_PREFIX "%s:", key->id), b64_len);
 	out[strlen(SEALED_PREFIX) + strlen(key->id) + 1 + b64_len] = '\0';
 	explicit_bzero(buf, sizeof(buf));

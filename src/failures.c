@@ -342,7 +342,7 @@ zt_recorder_main(Datum main_arg)
 	CommitTransactionCommand();
 
 	SpinLockAcquire(&rec->mutex);
-	rec->procno = MyProc->pgprocno;
+	rec->procno = zt_my_procno();
 	rec->accepting = true;
 	SpinLockRelease(&rec->mutex);
 	last_work = GetCurrentTimestamp();
@@ -693,7 +693,7 @@ zt_reserve_recorder(ZtFailure *f)
 					{
 						memset(&recorder->slots[i], 0, sizeof(RecorderSlot));
 						recorder->slots[i].in_use = true;
-						recorder->slots[i].owner_procno = MyProc->pgprocno;
+						recorder->slots[i].owner_procno = zt_my_procno();
 						my_slot = i;
 					}
 			SpinLockRelease(&recorder->mutex);

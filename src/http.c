@@ -1136,7 +1136,7 @@ ServeHttpRequest(PG_FUNCTION_ARGS)
 		int			len = pg_b64_enc_len(r.body.len);
 		char	   *b64 = palloc(len + 1);
 
-		len = pg_b64_encode(r.body.data, r.body.len, b64, len);
+		len = zt_b64_encode(r.body.data, r.body.len, b64, len);
 		values[2] = PointerGetDatum(cstring_to_text_with_len(b64, len));
 	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -15,6 +15,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "jsonread.h"
 
 /* An object with more members than this is refused: a bound on the work. */
@@ -92,30 +93,33 @@ PopPath(ReadState *st)
 	st->saved_len = list_delete_last(st->saved_len);
 }
 
-static void
+static ZtJsonCallbackResult
 ObjectStart(void *state)
 {
 	ReadState  *st = (ReadState *) state;
 
 	AddItem(st, ZT_JSON_OBJECT, NULL);
 	st->keys = lappend(st->keys, NIL);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 ObjectEnd(void *state)
 {
 	ReadState  *st = (ReadState *) state;
 
 	st->keys = list_delete_last(st->keys);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 ArrayStart(void *state)
 {
 	AddItem((ReadState *) state, ZT_JSON_ARRAY, NULL);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 FieldStart(void *state, char *fname, bool isnull)
 {
 	ReadState  *st = (ReadState *) state;
@@ -136,27 +140,31 @@ FieldStart(void *state, char *fname, bool isnull)
 		llast(st->keys) = lappend(keys, fname);
 	}
 	PushPath(st, ".", fname);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 FieldEnd(void *state, char *fname, bool isnull)
 {
 	PopPath((ReadState *) state);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 ElementStart(void *state, bool isnull)
 {
 	PushPath((ReadState *) state, "[]", "");
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 ElementEnd(void *state, bool isnull)
 {
 	PopPath((ReadState *) state);
+	ZT_JSON_CALLBACK_DONE;
 }
 
-static void
+static ZtJsonCallbackResult
 Scalar(void *state, char *token, JsonTokenType type)
 {
 	ReadState  *st = (ReadState *) state;
@@ -177,6 +185,7 @@ Scalar(void *state, char *token, JsonTokenType type)
 			AddItem(st, ZT_JSON_NULL, NULL);
 			break;
 	}
+	ZT_JSON_CALLBACK_DONE;
 }
 
 /*
@@ -213,7 +222,7 @@ zt_json_read(const char *json, size_t len, int max_depth,
 	sem.array_element_start = ElementStart;
 	sem.array_element_end = ElementEnd;
 	sem.scalar = Scalar;
-	lex = makeJsonLexContextCstringLen(copy, (int) len, GetDatabaseEncoding(), true);
+	lex = zt_json_lexer(copy, (int) len, GetDatabaseEncoding());
 	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || st.too_many)
 		return ZT_JSON_READ_INVALID;
 	if (st.duplicate)

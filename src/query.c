@@ -306,7 +306,7 @@ DecodeTimestampText(char *str, TimestampTz *out)
 
 		ok = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
 						   MAXDATEFIELDS, &nf) == 0 &&
-			DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) == 0 &&
+			zt_decode_date_time(field, ftype, nf, &dtype, &tm, &fsec, &tz) == 0 &&
 			dtype == DTK_DATE &&
 			tm2timestamp(&tm, fsec, &tz, out) == 0;
 		ReleaseCurrentSubTransaction();

@@ -190,7 +190,7 @@ zt_fetch_by_uuid(const char *relname, const char *key, size_t len,
 	if (!OidIsValid(relid))
 		elog(ERROR, "table zstack_tfa.%s is missing", relname);
 	heap = table_open(relid, AccessShareLock);
-	pkey = RelationGetPrimaryKeyIndex(heap);
+	pkey = zt_primary_key_index(heap);
 	if (!OidIsValid(pkey))
 		elog(ERROR, "table zstack_tfa.%s has no primary key", relname);
 	index = index_open(pkey, AccessShareLock);
@@ -203,7 +203,7 @@ zt_fetch_by_uuid(const char *relname, const char *key, size_t len,
 						   index->rd_indcollation[0], get_opcode(eqop),
 						   PointerGetDatum(cstring_to_text_with_len(key, (int) len)));
 	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+	scan = zt_index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &sk, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)

@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "parse.h"
 
 /* Settings (zstack_tfa.c). */
@@ -52,7 +53,7 @@ typedef struct ZtFailure
 } ZtFailure;
 
 extern bool zt_fail(ZtFailure *f, ZtErrorCode code, const char *fmt,...) pg_attribute_printf(3, 4);
-extern void zt_raise(const ZtFailure *f) pg_attribute_noreturn();
+pg_noreturn extern void zt_raise(const ZtFailure *f);
 extern char *zt_clip(const char *s, size_t len, size_t max);
 extern void zt_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern char *zt_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);

@@ -52,11 +52,14 @@ my $log_start = -s $node->logfile;
 $node->append_conf('postgresql.conf', "max_worker_processes = 2\n");
 $node->restart;
 my @hogs;
+# the setting that forces a parallel plan is debug_parallel_query since 16
+my $force_parallel = $node->safe_psql($db, 'SHOW server_version_num') >= 160000
+  ? 'debug_parallel_query' : 'force_parallel_mode';
 for (1 .. 2)
 {
 	my $out = '';
 	push @hogs, IPC::Run::start([ 'psql', '-X', '-d', $connstr, '-c',
-		'SET force_parallel_mode = on; SET parallel_setup_cost = 0; SELECT public.hog(60)' ],
+		"SET $force_parallel = on; SET parallel_setup_cost = 0; SELECT public.hog(60)" ],
 		'>', \$out, '2>', \$out);
 }
 my $deadline = time + 10;

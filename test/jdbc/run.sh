@@ -48,7 +48,7 @@ if zt_install_packages openjdk-17-jdk-headless libpostgresql-jdbc-java libgoogle
 else
 	bail "packages: javac, pgjdbc and gson" "$work/install.log"
 fi
-[ -x "$PGBIN/initdb" ] || bail "PostgreSQL 15 server binaries in $PGBIN"
+[ -x "$PGBIN/initdb" ] || bail "PostgreSQL $ZT_PG_MAJOR server binaries in $PGBIN"
 
 # 2. our own cluster, on a free TCP port of 127.0.0.1 (a later "port" line
 # overrides lib.sh's port = 5432, as later settings do in postgresql.conf)
