@@ -37,9 +37,12 @@ LANGUAGE sql AS $$
 	upd AS (UPDATE seen SET id = (SELECT max(id) FROM zstack_tfa.auth_event))
 	SELECT coalesce(string_agg(kind || ':' || outcome || coalesce('/' || error_code, ''), ', ' ORDER BY id), '-') FROM e
 $$;
+-- (the secret as it was first stored)
+CREATE TEMP TABLE first_secret AS SELECT secret FROM zstack_tfa.secret WHERE user_uuid = 'a00000000000000000000000000000c1';
 CREATE FUNCTION pg_temp.secret_state(name text) RETURNS text
 LANGUAGE sql AS $$
-	SELECT concat_ws(' ', s.status, s.failed_attempts, s.last_accepted_step IS NULL, md5(s.secret))
+	SELECT concat_ws(' ', s.status, s.failed_attempts, s.last_accepted_step IS NULL,
+		CASE WHEN s.secret = (SELECT secret FROM first_secret) THEN 'same secret' ELSE 'other secret' END)
 	FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid WHERE a.name = $1
 $$;
 
