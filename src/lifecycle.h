@@ -90,7 +90,7 @@ extern bool zt_recovery_prepare(const char *secret_uuid, const char *code,
 								size_t code_len, ZtRecoveryCheck *rc);
 extern bool zt_recovery_match(ZtRecoveryCheck *rc);
 extern bool zt_recovery_log_in(const Principal *p, const char *secret_uuid,
-							   ZtRecoveryCheck *rc, TimestampTz now, ZtFailure *f);
+							   ZtRecoveryCheck *rc, TimestampTz at, ZtFailure *f);
 
 /* twofactor.c */
 extern bool zt_two_factor_enabled(void);

@@ -181,7 +181,7 @@ zt_recovery_match(ZtRecoveryCheck *rc)
  */
 bool
 zt_recovery_log_in(const Principal *p, const char *secret_uuid, ZtRecoveryCheck *rc,
-				   TimestampTz now, ZtFailure *f)
+				   TimestampTz at, ZtFailure *f)
 {
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr spend_plan = NULL;
@@ -195,7 +195,7 @@ zt_recovery_log_in(const Principal *p, const char *secret_uuid, ZtRecoveryCheck 
 	memcpy(VARDATA(hash), rc->hash[rc->matched], ZT_RECOVERY_MAC_LEN);
 	explicit_bzero(rc, sizeof(*rc));
 	values[0] = CStringGetTextDatum(secret_uuid);
-	values[1] = TimestampTzGetDatum(now);
+	values[1] = TimestampTzGetDatum(at);
 	values[2] = PointerGetDatum(hash);
 
 	/* lock the secret's row and look again, as a TOTP code's login does */
@@ -314,7 +314,7 @@ NewBatch(const Principal *p, const char *secret_uuid, StringInfo out)
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, BYTEAOID, TIMESTAMPTZOID};
 	Datum		values[4];
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz created = GetCurrentTransactionStartTimestamp();
 	bool		first = true;
 
 	LockBatch(p->uuid);
@@ -344,7 +344,7 @@ NewBatch(const Principal *p, const char *secret_uuid, StringInfo out)
 		CodeMac(secret_uuid, code, NULL, (unsigned char *) VARDATA(hash), key_id);
 		values[1] = CStringGetTextDatum(key_id);
 		values[2] = PointerGetDatum(hash);
-		values[3] = TimestampTzGetDatum(now);
+		values[3] = TimestampTzGetDatum(created);
 		/* two codes alike (a chance in 2^50) would share a key: try again */
 		if (SPI_execute_with_args("INSERT INTO zstack_tfa.recovery_code (secret_uuid, key_id, hash, created_at)"
 								  " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -368,7 +368,7 @@ NewBatch(const Principal *p, const char *secret_uuid, StringInfo out)
 	}
 	appendStringInfoChar(out, ']');
 	zt_json_key(out, "createDate", &first);
-	zt_json_date(out, now);
+	zt_json_date(out, created);
 	appendStringInfoString(out, "}}");
 }
 
