@@ -73,7 +73,6 @@ extern ZtRecordResult zt_await_wrong_code(int *failures, bool *locked);
 
 /* recovery.c */
 #define ZT_RECOVERY_BATCH 10	/* codes in a batch */
-#define ZT_RECOVERY_CHARS 10	/* base32 characters in a code: 50 bits */
 
 /* A recovery code at a login: the secret's unused codes and the code's MACs. */
 typedef struct ZtRecoveryCheck
@@ -84,7 +83,6 @@ typedef struct ZtRecoveryCheck
 	int			matched;		/* the code that matched, or -1 */
 } ZtRecoveryCheck;
 
-extern bool zt_recovery_normalize(const char *code, size_t len, char *out);
 extern bool zt_recovery_code_form(const char *code, size_t len);
 extern bool zt_recovery_prepare(const char *secret_uuid, const char *code,
 								size_t code_len, ZtRecoveryCheck *rc);

@@ -38,46 +38,12 @@ PG_FUNCTION_INFO_V1(count_recovery_codes);
 
 static const char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/*
- * Put the code as typed into its stored form (upper case, dashes dropped)
- * in out[ZT_RECOVERY_CHARS + 1]; false when it is not a recovery code's
- * form (a TOTP code, say).  Backend-free.
- */
-bool
-zt_recovery_normalize(const char *code, size_t len, char *out)
-{
-	size_t		n = 0;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		char		c = code[i];
-
-		if (c == '-')
-			continue;
-		if (c >= 'a' && c <= 'z')
-			c = (char) (c - 'a' + 'A');
-		if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7')) || n == ZT_RECOVERY_CHARS)
-		{
-			explicit_bzero(out, ZT_RECOVERY_CHARS + 1);
-			return false;
-		}
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	if (n != ZT_RECOVERY_CHARS)
-	{
-		explicit_bzero(out, ZT_RECOVERY_CHARS + 1);
-		return false;
-	}
-	return true;
-}
-
 /* Has the code as typed a recovery code's form (rather than a TOTP code's)? */
 bool
 zt_recovery_code_form(const char *code, size_t len)
 {
 	char		normal[ZT_RECOVERY_CHARS + 1];
-	bool		form = zt_recovery_normalize(code, len, normal);
+	bool		form = zt_parse_recovery_code(code, len, normal);
 
 	explicit_bzero(normal, sizeof(normal));
 	return form;
@@ -114,7 +80,7 @@ zt_recovery_prepare(const char *secret_uuid, const char *code, size_t code_len,
 
 	memset(rc, 0, sizeof(*rc));
 	rc->matched = -1;
-	if (!zt_recovery_normalize(code, code_len, normal))
+	if (!zt_parse_recovery_code(code, code_len, normal))
 		return false;
 	value = CStringGetTextDatum(secret_uuid);
 	if (SPI_execute_snapshot(zt_keep_plan(&plan,
