@@ -14,10 +14,12 @@
  * file no batch is generated.
  *
  * At a login (twofactor.c), a code of this form is checked instead of a TOTP
- * code, inside the same fail-closed frame: the codes are read and the MACs
- * computed before the recorder's slot is reserved; the comparison runs with
- * interrupts held, and a wrong code is handed to the recorder like a wrong
- * TOTP code, counting toward the same lockout.
+ * code, inside the same fail-closed frame: once the recorder's slot is
+ * reserved, the user's unused codes are read and the code's MAC computed
+ * (an error there, a key gone from the file, gives the slot back
+ * uncompared); then the comparison runs with interrupts held, and a wrong
+ * code is handed to the recorder like a wrong TOTP code, counting toward
+ * the same lockout.
  */
 #include "lifecycle.h"
 
