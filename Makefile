@@ -4,7 +4,7 @@ MODULE_big = zstack_tfa
 OBJS = src/zstack_tfa.o src/catalog.o src/parse.o src/reply.o src/session.o \
 	src/crypto.o src/query.o src/principal.o src/failures.o src/twofactor.o \
 	src/accounts.o src/logins.o src/totp.o src/qrcode.o src/enrolment.o \
-	src/jsonread.o src/http.o
+	src/jsonread.o src/recovery.o src/http.o
 DATA = $(wildcard zstack_tfa--*.sql)
 SHLIB_LINK = -loath -lqrencode -lpng -lcrypto
 

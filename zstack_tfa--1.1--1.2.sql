@@ -91,3 +91,87 @@ REVOKE EXECUTE ON FUNCTION zstack_tfa.reset_two_factor_authentication_secret(tex
 ALTER TABLE zstack_tfa.auth_event
 	ADD COLUMN actor_account_uuid zstack_tfa.zuuid,
 	ADD COLUMN actor_user_uuid zstack_tfa.zuuid;
+
+-- ---------------------------------------------------------------------------
+-- Recovery codes (issue 22): single-use codes that log a user in where the
+-- six TOTP digits go, for a user whose authenticator is lost.
+-- ---------------------------------------------------------------------------
+-- Only a keyed one-way hash of each code is kept: HMAC-SHA-256 under a key
+-- derived from the key file's key named by key_id (zstack_tfa.encryption_key_file),
+-- so the table, a dump, WAL or a base backup lets no one test a guess
+-- offline.  Without a key file no codes are generated (src/recovery.c).
+-- A batch belongs to the secret: a reset or the 2FA switch deletes it.
+CREATE TABLE zstack_tfa.recovery_code (
+	secret_uuid zstack_tfa.zuuid NOT NULL
+		REFERENCES zstack_tfa.secret (uuid) ON DELETE CASCADE,
+	-- the key file's key whose derived key made the hash
+	key_id text COLLATE "C" NOT NULL CHECK (key_id ~ '^[A-Za-z0-9._-]{1,32}$'),
+	hash bytea NOT NULL CHECK (pg_catalog.length(hash) = 32),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	used_at timestamptz,
+	PRIMARY KEY (secret_uuid, hash)
+);
+SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.recovery_code', '');
+REVOKE ALL ON zstack_tfa.recovery_code FROM PUBLIC;
+
+-- the audit's words for them (no code, no hash ever goes there)
+ALTER TYPE zstack_tfa.auth_event_kind ADD VALUE IF NOT EXISTS 'recovery_login';
+ALTER TYPE zstack_tfa.auth_event_kind ADD VALUE IF NOT EXISTS 'generate_recovery_codes';
+ALTER TYPE zstack_tfa.auth_event_kind ADD VALUE IF NOT EXISTS 'revoke_recovery_codes';
+
+-- the caller's session and password: a new batch of codes, shown once
+CREATE FUNCTION zstack_tfa.generate_recovery_codes(session_uuid text, password text)
+RETURNS json
+AS 'MODULE_PATHNAME', 'generate_recovery_codes'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+-- a user's own codes (name NULL), or, for a SystemAdmin, anyone's
+CREATE FUNCTION zstack_tfa.revoke_recovery_codes(session_uuid text, name text DEFAULT NULL,
+	type text DEFAULT 'account')
+RETURNS json
+AS 'MODULE_PATHNAME', 'revoke_recovery_codes'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+CREATE FUNCTION zstack_tfa.count_recovery_codes(session_uuid text, name text DEFAULT NULL,
+	type text DEFAULT 'account')
+RETURNS json
+AS 'MODULE_PATHNAME', 'count_recovery_codes'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, zstack_tfa, pg_temp;
+
+REVOKE EXECUTE ON FUNCTION zstack_tfa.generate_recovery_codes(text, text),
+	zstack_tfa.revoke_recovery_codes(text, text, text),
+	zstack_tfa.count_recovery_codes(text, text, text) FROM PUBLIC;
+
+-- the DBA report gains the counts (never a code or a hash)
+CREATE OR REPLACE VIEW zstack_tfa.two_factor_report AS
+SELECT a.uuid AS account_uuid, a.name AS account_name, a.type AS account_type,
+	u.user_uuid, u.user_name, u.user_type,
+	s.status,
+	now() - s.create_date AS secret_age,
+	s.last_login_date,
+	-- a lock that has run out no longer counts: the next attempt starts anew
+	CASE WHEN s.locked_until <= now() THEN 0 ELSE s.failed_attempts END AS failed_attempts,
+	CASE WHEN s.locked_until > now() THEN s.locked_until END AS locked_until,
+	coalesce(s.locked_until > now(), false) AS locked,
+	coalesce(r.left_codes, 0) AS recovery_codes_left,
+	coalesce(r.used_codes, 0) AS recovery_codes_used,
+	r.created_at AS recovery_codes_created,
+	r.last_used_at AS recovery_code_last_used
+FROM zstack_tfa.account a
+CROSS JOIN LATERAL (
+	SELECT a.uuid AS user_uuid, a.name AS user_name, 'AccountVO'::zstack_tfa.user_type AS user_type
+	UNION ALL
+	SELECT v.uuid, v.name, 'IAM2VirtualIDVO' FROM zstack_tfa.iam2_virtual_id v
+	WHERE v.account_uuid = a.uuid
+) u
+LEFT JOIN zstack_tfa.secret s ON s.user_uuid = u.user_uuid
+LEFT JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE c.used_at IS NULL) AS left_codes,
+		count(*) FILTER (WHERE c.used_at IS NOT NULL) AS used_codes,
+		max(c.created_at) AS created_at, max(c.used_at) AS last_used_at
+	FROM zstack_tfa.recovery_code c WHERE c.secret_uuid = s.uuid
+) r ON true;
+REVOKE ALL ON zstack_tfa.two_factor_report FROM PUBLIC;

@@ -41,6 +41,15 @@ SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken
 SELECT zstack_tfa.query_two_factor_authentication_json(:'alice_session',
 	sort => 'userType', fields => '{uuid,userUuid,userType,status}');
 
+\echo '\n== alice lost her phone: recovery codes (POST .../twofactorauthentication/recovery-codes), shown once'
+SELECT zstack_tfa.generate_recovery_codes(:'alice_session', 'alice-password') AS codes \gset
+SELECT :'codes';
+\echo '\n== one of them where the six digits go, in any case, with or without its dash; then it is spent'
+SELECT lower(replace(:'codes'::json->'inventory'->'codes'->>0, '-', '')) AS rcode \gset
+SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::' || :'rcode'])->'inventory'->>'userUuid' AS alice_logged_in;
+SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::' || :'rcode']);
+SELECT zstack_tfa.count_recovery_codes(:'alice_session');
+
 \echo '\n== errors are ZStack envelopes'
 SELECT zstack_tfa.query_two_factor_authentication_json('0123456789abcdef0123456789abcdef');
 SELECT zstack_tfa.query_two_factor_authentication_json(:'admin_session', '{status=Enabled}');
@@ -49,7 +58,8 @@ SELECT zstack_tfa.reset_two_factor_authentication_secret(:'alice_session', 'bob'
 \echo '\n== the DBA report'
 \pset format aligned
 \pset tuples_only off
-SELECT account_name, user_name, user_type, status, last_login_date IS NOT NULL AS logged_in, failed_attempts, locked
+SELECT account_name, user_name, user_type, status, last_login_date IS NOT NULL AS logged_in, failed_attempts, locked,
+	recovery_codes_left AS codes_left, recovery_codes_used AS codes_used
 FROM zstack_tfa.two_factor_report ORDER BY account_name, user_name;
 
 \echo '\n== encryption at rest (zstack_tfa.encryption_key_file): the table holds ciphertext, the replies the secret'

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -504,6 +505,46 @@ zt_open_secret(const char *uuid, size_t uuid_len, const char *stored, size_t len
 	explicit_bzero(buf, sizeof(buf));
 	out[plain_len] = '\0';
 	return (size_t) plain_len;
+}
+
+/*
+ * The MAC of a recovery code (recovery.c): HMAC-SHA-256 of msg under a key
+ * derived from the key file's key key_id (NULL: the current key, whose id
+ * goes to key_id_out, room for ZT_KEY_ID_LEN + 1), so the codes' key is
+ * never the one that encrypts secrets.  Raises, naming the setting, when
+ * no key is configured or key_id is not in the file: a code then cannot be
+ * checked, and is not compared (never a wrong answer).
+ */
+void
+zt_recovery_mac(const char *key_id, const char *msg, size_t len, unsigned char *mac,
+				char *key_id_out)
+{
+	static const char label[] = "zstack_tfa recovery codes v1";
+	unsigned char derived[KEY_BYTES];
+	unsigned int n = 0;
+	Key		   *key;
+
+	StaticAssertStmt(ZT_KEY_ID_LEN == MAX_KEY_ID, "key id lengths differ");
+	LoadKeys();
+	if (nkeys == 0)
+		KeyFileError("No key is configured: recovery codes need one.");
+	key = key_id == NULL ? &keys[0] : FindKey(key_id, strlen(key_id));
+	if (key == NULL)
+		KeyFileError("Recovery codes are hashed under the key \"%s\", which is not in the key file.",
+					 key_id);
+	if (HMAC(EVP_sha256(), key->bytes, KEY_BYTES, (const unsigned char *) label,
+			 sizeof(label) - 1, derived, &n) == NULL || n != KEY_BYTES ||
+		HMAC(EVP_sha256(), derived, KEY_BYTES, (const unsigned char *) msg, len,
+			 mac, &n) == NULL || n != ZT_RECOVERY_MAC_LEN)
+	{
+		explicit_bzero(derived, sizeof(derived));
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+				 errmsg("OpenSSL could not hash a recovery code")));
+	}
+	explicit_bzero(derived, sizeof(derived));
+	if (key_id_out != NULL)
+		strlcpy(key_id_out, key->id, ZT_KEY_ID_LEN + 1);
 }
 
 /*

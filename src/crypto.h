@@ -18,4 +18,13 @@ extern char *zt_seal_secret(const char *uuid, size_t uuid_len, const char *plain
 extern size_t zt_open_secret(const char *uuid, size_t uuid_len, const char *stored,
 							 size_t len, char *out);
 
+/*
+ * Recovery codes (recovery.c) are kept as HMAC-SHA-256 under a key derived
+ * from a key of the same file; ZT_KEY_ID_LEN bounds a key id.
+ */
+#define ZT_RECOVERY_MAC_LEN 32
+#define ZT_KEY_ID_LEN 32
+extern void zt_recovery_mac(const char *key_id, const char *msg, size_t len,
+							unsigned char *mac, char *key_id_out);
+
 #endif							/* ZSTACK_TFA_CRYPTO_H */

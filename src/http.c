@@ -932,6 +932,32 @@ ResetSecret(const HttpRequest *req, const char *param, HttpReply *r)
 	explicit_bzero(json, strlen(json));
 }
 
+/*
+ * POST /zstack/v1/twofactorauthentication/recovery-codes: a new batch of
+ * recovery codes for the session's user, who gives the password again in
+ * {"params":{"password":"..."}} (an addition of ours, in ZStack's style;
+ * the work is recovery.c's generate_recovery_codes).
+ */
+static void
+GenerateRecoveryCodes(const HttpRequest *req, const char *param, HttpReply *r)
+{
+	ApiBody		body = {.name = "params", .field = {"password"}};
+	const char *session;
+	size_t		session_len;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char	   *json;
+
+	if (!JobUuidOk(req, r) || !ReadApiBody(req, &body, r) ||
+		!SessionFromHeaders(req, &session, &session_len, r) || !MandatoryFields(&body, 1, r))
+		return;
+	values[0] = PointerGetDatum(cstring_to_text_with_len(session, (int) session_len));
+	values[1] = CStringGetTextDatum(body.value[0]);
+	json = CallJson("SELECT zstack_tfa.generate_recovery_codes($1, $2)::text", 2, types, values, NULL);
+	JsonReply(req, r, json, "", false);
+	explicit_bzero(json, strlen(json));
+}
+
 /* Every route served, in one place (SPEC §1, §3; README "Serving over HTTP"). */
 static const Route routes[] = {
 	{"GET", "/zstack/v1/twofactorauthentication/secrets", QuerySecrets},
@@ -946,6 +972,7 @@ static const Route routes[] = {
 	{"DELETE", "/zstack/v1/accounts/sessions/{}", LogOut},
 	{"GET", "/zstack/v1/accounts/sessions/{}/valid", ValidateSession},
 	{"PUT", "/zstack/v1/accounts/sessions/{}/renew", RenewSession},
+	{"POST", "/zstack/v1/twofactorauthentication/recovery-codes", GenerateRecoveryCodes},
 };
 
 /*

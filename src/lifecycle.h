@@ -3,8 +3,8 @@
  *		What the life-cycle files share: principals (accounts and IAM2 users)
  *		and their credentials, the audit log, the 2FA switch and secrets.
  *
- * Floors: principal.c, failures.c, then twofactor.c, then accounts.c and
- * logins.c.
+ * Floors: principal.c, failures.c and recovery.c, then twofactor.c, then
+ * accounts.c and logins.c.
  */
 #ifndef ZSTACK_TFA_LIFECYCLE_H
 #define ZSTACK_TFA_LIFECYCLE_H
@@ -12,6 +12,8 @@
 #include "zstack_tfa.h"
 
 #include "utils/array.h"
+
+#include "crypto.h"
 
 #define ZT_MAX_NAME_LEN 255
 /*
@@ -75,6 +77,25 @@ extern bool zt_reserve_recorder(ZtFailure *f);
 extern void zt_release_recorder(void);
 extern void zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid);
 extern ZtRecordResult zt_await_wrong_code(int *failures, bool *locked);
+
+/* recovery.c */
+#define ZT_RECOVERY_BATCH 10	/* codes in a batch */
+
+/* A recovery code at a login: the secret's unused codes and the code's MACs. */
+typedef struct ZtRecoveryCheck
+{
+	int			ncodes;
+	unsigned char hash[ZT_RECOVERY_BATCH][ZT_RECOVERY_MAC_LEN];
+	unsigned char mac[ZT_RECOVERY_BATCH][ZT_RECOVERY_MAC_LEN];
+	int			matched;		/* the code that matched, or -1 */
+} ZtRecoveryCheck;
+
+extern bool zt_recovery_code_form(const char *code, size_t len);
+extern bool zt_recovery_prepare(const char *secret_uuid, const char *code,
+								size_t code_len, ZtRecoveryCheck *rc);
+extern bool zt_recovery_match(ZtRecoveryCheck *rc);
+extern bool zt_recovery_log_in(const Principal *p, const char *secret_uuid,
+							   ZtRecoveryCheck *rc, TimestampTz at, ZtFailure *f);
 
 /* twofactor.c */
 extern bool zt_two_factor_enabled(void);

@@ -617,3 +617,38 @@ zt_format_date(char *buf, size_t bufsize, ZtDateStyle style,
 		return 0;
 	return (size_t) n;
 }
+
+/*
+ * Put a recovery code as typed into its stored form in
+ * out[ZT_RECOVERY_CHARS + 1]: upper case, dashes dropped.  False (and out
+ * wiped) when it is not a recovery code's form: ZT_RECOVERY_CHARS base32
+ * characters once dashes are dropped.  A TOTP code never has that form.
+ */
+bool
+zt_parse_recovery_code(const char *code, size_t len, char *out)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = code[i];
+
+		if (c == '-')
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = (char) (c - 'a' + 'A');
+		if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7')) || n == ZT_RECOVERY_CHARS)
+		{
+			n = 0;
+			break;
+		}
+		out[n++] = c;
+	}
+	if (n != ZT_RECOVERY_CHARS)
+	{
+		memset(out, 0, ZT_RECOVERY_CHARS + 1);
+		return false;
+	}
+	out[n] = '\0';
+	return true;
+}

@@ -106,6 +106,11 @@ extern bool zt_parse_token_tag(const char *s, size_t len, const char **code,
 
 extern bool zt_copy_totp_code(const char *code, size_t len, char *out);
 
+/* base32 characters in a recovery code (recovery.c): 50 bits */
+#define ZT_RECOVERY_CHARS 10
+
+extern bool zt_parse_recovery_code(const char *code, size_t len, char *out);
+
 /* Output styles of the date writer (the zstack_tfa.date_style setting). */
 typedef enum ZtDateStyle
 {

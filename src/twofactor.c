@@ -163,7 +163,8 @@ RowIsOurs(HeapTuple tup, TupleDesc desc, int xmin_col, int xmax_col)
  * even if the caller rolls back.  A right code locks the secret's row and
  * checks again: a time step is accepted at most once, and only steps later
  * than the last accepted one count.  Wrong codes in a row lock 2FA logins
- * for a while.
+ * for a while.  A recovery code is checked in the same frame, instead of
+ * the TOTP code (recovery.c).
  */
 bool
 zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_tags,
@@ -192,6 +193,8 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	bool		row_is_ours;
 	bool		ok;
 	bool		locked;
+	bool		is_recovery = false;
+	ZtRecoveryCheck recovery;
 
 	if (!has_tag)
 	{
@@ -278,6 +281,12 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		zt_totp_free_key(&key);
 		return false;
 	}
+	/* a recovery code (recovery.c) goes where the six digits go */
+	if (zt_recovery_code_form(code, code_len))
+	{
+		zt_totp_free_key(&key);
+		is_recovery = zt_recovery_prepare(secret_uuid, code, code_len, &recovery);
+	}
 	HOLD_INTERRUPTS();
 
 	/*
@@ -288,8 +297,9 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	 */
 	if (log_min_messages <= DEBUG1)
 		ereport(LOG_SERVER_ONLY, (errmsg_internal("zstack_tfa: comparing a second-factor code")));
-	ok = zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
-					   last_step, &matched);
+	ok = is_recovery ? zt_recovery_match(&recovery)
+		: zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
+						last_step, &matched);
 	zt_totp_free_key(&key);
 	if (!ok)
 	{
@@ -311,6 +321,8 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	}
 	zt_release_recorder();
 	RESUME_INTERRUPTS();
+	if (is_recovery)
+		return zt_recovery_log_in(p, secret_uuid, &recovery, now_ts, f);
 
 	/* lock the row and look again: a login that got here first wins */
 	if (SPI_execute_plan(zt_keep_plan(&lock_plan,

@@ -164,6 +164,22 @@ like($node->safe_psql('up_11', qq{SELECT zstack_tfa.query_two_factor_authenticat
 is($node->safe_psql('up_11', qq{SELECT zstack_tfa.validate_session('$s11')}), '{"valid":true}', '... and is valid');
 like($node->safe_psql('up_11', qq{SELECT zstack_tfa.renew_session('$s11', '$s11', 600)}), qr/^\{"inventory":\{"uuid":"$s11"/,
 	'... and renews itself, the reply naming it by its uuid');
+# recovery codes (issue 22) on the secrets of 1.1: the report counts
+# none, a batch is made for the 1.1 session, and a code logs in once
+is($node->safe_psql('up_11', q{SELECT string_agg(user_name || ' ' || recovery_codes_left || ' ' || recovery_codes_used, ', ' ORDER BY user_name)
+	FROM zstack_tfa.two_factor_report}), 'admin 0 0, alice 0 0, alice-dev 0 0', 'the report of the updated 1.1 counts no recovery codes yet');
+my @codes = $node->safe_psql('up_11', qq{SELECT zstack_tfa.generate_recovery_codes('$s11', 'alice-password')})
+	=~ /"([A-Z2-7]{5}-[A-Z2-7]{5})"/g;
+is(scalar @codes, 10, "the 1.1 login's session gets a batch of recovery codes");
+like($node->safe_psql('up_11', qq{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::$codes[0]'])}),
+	qr/"inventory":\{"uuid"/, 'a recovery code logs in on the secret of 1.1');
+like($node->safe_psql('up_11', qq{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::$codes[0]'])}),
+	qr/ID\.2002/, '... once');
+is($node->safe_psql('up_11', q{SELECT recovery_codes_left || ' ' || recovery_codes_used FROM zstack_tfa.two_factor_report WHERE user_name = 'alice'}),
+	'9 1', '... and the report counts it');
+is($node->safe_psql('up_11', q{SELECT string_agg(kind || ':' || outcome, ',' ORDER BY id) FROM zstack_tfa.auth_event
+	WHERE kind IN ('generate_recovery_codes', 'recovery_login')}), 'generate_recovery_codes:success,recovery_login:success',
+	'the new audit kinds are in the updated enum');
 $node->safe_psql('up_11', qq{SELECT zstack_tfa.log_out('$s11')});
 is($node->safe_psql('up_11', qq{SELECT zstack_tfa.validate_session('$s11')}), '{"valid":false}', '... and logs out');
 

@@ -47,6 +47,7 @@ INSERT INTO piece SELECT 'path', unnest(ARRAY[
 	'/zstack/v1/accounts/sessions/5e550000000000000000000000000002',
 	'/zstack/v1/accounts/sessions/5e550000000000000000000000000001/valid',
 	'/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew',
+	'/zstack/v1/twofactorauthentication/recovery-codes',
 	'/zstack/v1/twofactorauthentication/secrets/%zz', '/zstack/v1/%C3%A9', '/zstack/v1/accounts/sessions//valid',
 	'/', '', '/zstack', '/zstack/v1/twofactorauthentication/secrets/a%00b', '/zstack/v1/%E2%80%A8']);
 INSERT INTO piece SELECT 'param', unnest(ARRAY[
@@ -73,6 +74,8 @@ INSERT INTO piece SELECT 'body', unnest(ARRAY[
 	'{"resetTwoFactorAuthenticationSecret":{"name":"alice-dev","password":"dev-password","type":"iam2","captchaUuid":null}}',
 	'{"resetTwoFactorAuthenticationSecret":{"name":"alice","password":"x","type":"root"}}', '{"resetTwoFactorAuthenticationSecret":null}',
 	'{"logInByAccount":{"accountName":"alice","password":"alice-password","accountType":"iam2"}}',
+	'{"params":{"password":"alice-password"},"systemTags":[],"userTags":[]}', '{"params":{"password":"x"}}',
+	'{"params":{"password":{"a":1}}}', '{"params":null}',
 	'{}', '[]', '"x"', 'null', 'true', '1', '', ' ', 'not json', '{"a":', '{"a":1,}',
 	'{"logInByAccount":{"accountName":"a\u0000","password":"x"}}', '{"logInByAccount":{"accountName":"\ud800"}}',
 	'{"logInByAccount":{"accountName":"a","accountName":"b","password":"c"}}',
@@ -116,7 +119,8 @@ BEGIN
 			('DELETE', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002'),
 			('GET', '/zstack/v1/accounts/sessions/5e550000000000000000000000000001/valid'),
 			('PUT', '/zstack/v1/accounts/sessions/5e550000000000000000000000000002/renew'),
-			('PUT', '/zstack/v1/twofactorauthentication/secrets')) r(rm, rp)
+			('PUT', '/zstack/v1/twofactorauthentication/secrets'),
+			('POST', '/zstack/v1/twofactorauthentication/recovery-codes')) r(rm, rp)
 			ORDER BY random() LIMIT 1;
 		IF random() < 0.2 THEN m := pg_temp.mutate(pg_temp.pick('method')); END IF;
 		IF random() < 0.2 THEN p := pg_temp.mutate(pg_temp.pick('path')); END IF;

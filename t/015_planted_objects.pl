@@ -33,6 +33,7 @@ my @ops = (
 	[ '=',   'zstack_tfa.zuuid', 'text',        'boolean',     '$1::text OPERATOR(pg_catalog.=) $2' ],
 	[ '=',   'text',             'text',        'boolean',     '$1 OPERATOR(pg_catalog.=) $2' ],
 	[ '=',   'zstack_tfa.zuuid', 'zstack_tfa.zuuid', 'boolean', '$1::text OPERATOR(pg_catalog.=) $2::text' ],
+	[ '=',   'bytea',            'bytea',       'boolean',     '$1 OPERATOR(pg_catalog.=) $2' ],
 	[ '~~',  'text',             'text',        'boolean',     '$1 OPERATOR(pg_catalog.~~) $2' ],
 	[ '!~~', 'text',             'text',        'boolean',     '$1 OPERATOR(pg_catalog.!~~) $2' ],
 	[ '+',   'integer',          'integer',     'integer',     '$1 OPERATOR(pg_catalog.+) $2' ],
@@ -85,6 +86,13 @@ SELECT zstack_tfa.query_two_factor_authentication_json(:'sess', ARRAY['userUuid!
 SELECT count(*) FROM zstack_tfa.query_two_factor_authentication(:'sess');
 SELECT zstack_tfa.validate_session(:'sess')->'error';
 SELECT zstack_tfa.renew_session(:'sess', :'sess', 600)->'error';
+SELECT zstack_tfa.generate_recovery_codes(:'sess', 'admin-password')->'inventory'->'codes'->>0 AS rcode \gset
+SELECT zstack_tfa.log_in_by_account('admin', 'admin-password', ARRAY['twofatoken::' || :'rcode'])->'error';
+SELECT zstack_tfa.log_in_by_account('admin', 'admin-password', ARRAY['twofatoken::' || :'rcode'])->'error'->>'code';
+SELECT zstack_tfa.count_recovery_codes(:'sess', 'mallory')->'error';
+SELECT zstack_tfa.revoke_recovery_codes(:'sess', 'mallory')->'error';
+SELECT status FROM zstack_tfa.http_request('POST', '/zstack/v1/twofactorauthentication/recovery-codes', '',
+	json_build_object('Authorization', 'OAuth ' || :'sess'), '{"params":{"password":"admin-password"}}'::text);
 SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory')->'error';
 SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory', 'mallory-pw')->'error';
 SELECT zstack_tfa.reset_two_factor_authentication_secret(:'sess', 'mallory', 'wrong')->'error'->>'code';
@@ -105,8 +113,10 @@ is($rc, 0, 'the attacker drives every privileged path') or diag($err);
 like($out, qr/^t$/m, 'a planted operator is live where the search_path finds it');
 # (the test's own queries name pg_catalog first: the plants would catch them)
 my $pin = 'SET search_path = pg_catalog, zstack_tfa;';
-is($node->safe_psql($db, "$pin SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome LIKE 'wrong_code%'"), '5',
-	'the recorder wrote an audit row for each of five wrong codes');
+is($node->safe_psql($db, "$pin SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome LIKE 'wrong_code%'"), '6',
+	'the recorder wrote an audit row for each of five wrong codes and a spent recovery code');
+is($node->safe_psql($db, "$pin SELECT count(*) FROM zstack_tfa.auth_event WHERE kind = 'recovery_login'"), '1',
+	'the recovery code logged in once');
 is($node->safe_psql($db, "$pin SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome = 'locked'"), '1',
 	'and the sixth met the lock it set');
 

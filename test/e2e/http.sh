@@ -244,6 +244,53 @@ check "LogInByAccount with accountType iam2 is ID.1000" 503 "$JSON" '{"error":{"
 	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" -d '{"logInByAccount":{"password":"alice-password","accountName":"alice","accountType":"iam2"}}'
 check "SDK LogOut" 200 "$JSON" '{"schema":{}}' "${SDK[@]}" -X DELETE "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session"
 check "SDK ValidateSession after LogOut" 200 "$JSON" '{"valid":false,"schema":{}}' "${SDK[@]}" "$ZT_HTTP/zstack/v1/accounts/sessions/$sdk_session/valid"
+# recovery codes (issue 22): the batch over POST in ZStack's style, then the
+# SDK's login with a recovery code in its nested systemTags, once
+RECOVERY=(-X POST -H "Content-Type: application/json; charset=utf-8" "$ZT_HTTP$API/recovery-codes")
+if [ -n "$(psql -X -At -d "$DB" -c 'SHOW zstack_tfa.encryption_key_file')" ]; then
+	batch=$(curl -s -o "$tmp/batch" -w '%{http_code}|%{content_type}' "${SDK[@]}" -H "Authorization: OAuth $session" "${RECOVERY[@]}" \
+		-d '{"params":{"password":"alice-password"},"systemTags":[],"userTags":[]}')
+	n=$((n + 1))
+	if [ "$batch" = "200|$JSON" ] && grep -qE '^\{"schema":\{\},"inventory":\{"userUuid":"a0000000000000000000000000000001","userType":"AccountVO","codes":\[("[A-Z2-7]{5}-[A-Z2-7]{5}",){9}"[A-Z2-7]{5}-[A-Z2-7]{5}"\],"createDate":"[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{1,2}:[0-9]{2}:[0-9]{2} [AP]M"\}\}$' "$tmp/batch"; then
+		echo "ok $n - POST .../recovery-codes: ten codes, shown once"
+	else
+		echo "not ok $n - POST .../recovery-codes: $batch $(cat "$tmp/batch")"
+	fi
+	mapfile -t rcodes < <(grep -oE '[A-Z2-7]{5}-[A-Z2-7]{5}' "$tmp/batch")
+	login=$(curl -s -o "$tmp/login" -w '%{http_code}' "${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" \
+		-d "{\"logInByAccount\":{\"password\":\"alice-password\",\"accountName\":\"alice\",\"systemTags\":[\"twofatoken::${rcodes[0]}\"]}}")
+	n=$((n + 1))
+	if [ "$login" = 200 ] && grep -qE '^\{"schema":\{"inventory":"org\.zstack\.header\.identity\.SessionInventory"\},"inventory":\{"uuid":"[0-9a-f]{32}","accountUuid":"a0000000000000000000000000000001"' "$tmp/login"; then
+		echo "ok $n - SDK login with a recovery code in its nested twofatoken tag: a session"
+	else
+		echo "not ok $n - SDK recovery login: $login $(cat "$tmp/login")"
+	fi
+	check "the same recovery code again is refused" 503 "$JSON" '{"error":{"code":"ID.2002","description":"Fail to authenticate a user due to addition authentication","details":"wrong or already used two-factor authentication code"}}' \
+		"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/accounts/login" -d "{\"logInByAccount\":{\"password\":\"alice-password\",\"accountName\":\"alice\",\"systemTags\":[\"twofatoken::${rcodes[0]}\"]}}"
+	rc1=$(printf '%s' "${rcodes[1]}" | tr -d '-' | tr 'A-Z' 'a-z')
+	login=$(curl -s -o "$tmp/login" -w '%{http_code}' "${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/login" \
+		-d "{\"logIn\":{\"username\":\"alice\",\"password\":\"alice-password\",\"loginType\":\"account\",\"systemTags\":[\"twofatoken::$rc1\"]}}")
+	n=$((n + 1))
+	if [ "$login" = 200 ] && grep -q '"accountUuid":"a0000000000000000000000000000001"' "$tmp/login"; then
+		echo "ok $n - the unified login takes a recovery code typed in lower case without its dash"
+	else
+		echo "not ok $n - unified recovery login: $login $(cat "$tmp/login")"
+	fi
+	check "recovery codes with a wrong password" 503 "$JSON" '{"error":{"code":"ID.1000","description":"Unable to authenticate a user","details":"wrong account name or password"}}' \
+		-H "Authorization: OAuth $session" "${RECOVERY[@]}" -d '{"params":{"password":"wrong"}}'
+	check "recovery codes without Authorization" 400 "$TEXT" "missing header 'Authorization'" "${RECOVERY[@]}" -d '{"params":{"password":"alice-password"}}'
+	check "recovery codes without a password" 503 "$JSON" '{"error":{"code":"SYS.1007","description":"One or more API argument is invalid","details":"field[password] of message[org.zstack.header.message.ApiMessageParamValidator] is mandatory, can not be null"}}' \
+		-H "Authorization: OAuth $session" "${RECOVERY[@]}" -d '{"params":{}}'
+	n=$((n + 1))
+	if grep -rqiE "${rcodes[2]}|$(printf '%s' "${rcodes[2]}" | tr -d '-')|alice-password" "$ZT_HTTP_DIR"/*.log "$ZT_HTTP_DIR"/nginx/*.log 2>/dev/null; then
+		echo "not ok $n - an nginx or PostgREST log holds a recovery code or the password"
+	else
+		echo "ok $n - no nginx or PostgREST log holds a recovery code or the password"
+	fi
+else
+	check "recovery codes without a key file" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"recovery codes need a key: the server has no zstack_tfa.encryption_key_file (README \"Recovery codes\")"}}' \
+		-H "Authorization: OAuth $session" "${RECOVERY[@]}" -d '{"params":{"password":"alice-password"}}'
+fi
 check "an IAM2 user without its code" 503 "$JSON" '{"error":{"code":"ID.2001","description":"The user has to login by addition authentication","details":"{\"authentications\":[\"googleAuth\"],\"credentials\":\"alice-dev\"}"}}' \
 	"${SDK_PUT[@]}" "$ZT_HTTP/zstack/v1/iam2/virtual-ids/login" -d '{"loginIAM2VirtualID":{"password":"dev-password","name":"alice-dev"}}'
 check "the unified login, an unknown type" 503 "$JSON" '{"error":{"code":"SYS.1006","description":"An operation failed","details":"unsupported login type ldap"}}' \

@@ -745,10 +745,40 @@ public final class ZstackTfaJdbcTest {
 		preparedStatementTests(alice, aliceUuid);
 		enumArgumentTests();
 		arrayTests(alice, aliceUuid);
+		recoveryCodeTests(alice);
 		roleTests();
 		lifecycleTests(alice, aliceUuid);
 		concurrencyTest();
 		disabledTests();
+	}
+
+	// --- recovery codes (issue 22) -----------------------------------
+	static void recoveryCodeTests(String alice) {
+		test("recovery codes through pgjdbc as zstack_mgmt: a batch for the session and password, a login with one in the twofatoken tag, once; count and revoke", () -> {
+			expectEnvelope(call(mgmt, "SELECT zstack_tfa.generate_recovery_codes(?, ?)", alice, "wrong"), "ID.1000");
+			JsonObject reply = json(call(mgmt, "SELECT zstack_tfa.generate_recovery_codes(?, ?)", alice, ALICE_PW));
+			if (dbaValue("SHOW zstack_tfa.encryption_key_file").isEmpty()) {
+				eq("SYS.1006", errorCode(reply), "without a key file: " + reply);
+				return;
+			}
+			var codes = reply.getAsJsonObject("inventory").getAsJsonArray("codes");
+			eq(10, codes.size(), "codes in a batch");
+			String code = codes.get(0).getAsString();
+			check(code.matches("[A-Z2-7]{5}-[A-Z2-7]{5}"), "a code's form: " + code);
+			JsonObject inv = inventory(call(mgmt, loginSql(false), ALICE, ALICE_PW, new String[] {"twofatoken::" + code.toLowerCase()}));
+			check(UUID.matcher(inv.get("uuid").getAsString()).matches(), "session uuid: " + inv);
+			expectEnvelope(call(mgmt, loginSql(false), ALICE, ALICE_PW, new String[] {"twofatoken::" + code}), "ID.2002");
+			eq("{\"left\":9,\"used\":1}", call(mgmt, "SELECT zstack_tfa.count_recovery_codes(?)", alice), "count");
+			eq("{\"revoked\":9}", call(mgmt, "SELECT zstack_tfa.revoke_recovery_codes(?)", alice), "revoke");
+			expectEnvelope(call(mgmt, loginSql(false), ALICE, ALICE_PW, new String[] {"twofatoken::" + codes.get(1).getAsString()}), "ID.2002");
+			try {
+				call(mgmt, "SELECT count(*)::text FROM zstack_tfa.recovery_code");
+				check(false, "zstack_mgmt read the hashes");
+			} catch (SQLException e) {
+				eq("42501", e.getSQLState(), "reading the hashes");
+			}
+			stillWorks(mgmt);
+		});
 	}
 
 	// --- TOTP --------------------------------------------------------

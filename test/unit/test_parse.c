@@ -259,6 +259,36 @@ main(void)
 		check(zt_errors[i].code && zt_errors[i].description && strlen(zt_errors[i].sqlstate) == 5,
 			  zt_errors[i].code ? zt_errors[i].code : "missing error");
 
+	/* recovery codes: any case, any dashes; ten base32 characters exactly */
+	{
+		static const struct
+		{
+			const char *typed;
+			const char *want;	/* NULL: not a recovery code */
+		}			cases[] = {
+			{"K4NQX-7RB2M", "K4NQX7RB2M"},
+			{"k4nqx7rb2m", "K4NQX7RB2M"},
+			{"-K4-NQX--7RB2M-", "K4NQX7RB2M"},
+			{"K4NQX-7RB2", NULL},		/* nine */
+			{"K4NQX-7RB2MA", NULL},	/* eleven */
+			{"K4NQX-7RB2O0", NULL},	/* 0 is not base32 */
+			{"K4NQX 7RB2M", NULL},	/* a space is not a dash */
+			{"123456", NULL},		/* a TOTP code */
+			{"", NULL},
+			{"----------", NULL},
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		{
+			char		out[ZT_RECOVERY_CHARS + 1];
+			char		what[128];
+			bool		got = zt_parse_recovery_code(cases[i].typed, strlen(cases[i].typed), out);
+
+			snprintf(what, sizeof(what), "recovery code '%s'", cases[i].typed);
+			check(cases[i].want ? got && strcmp(out, cases[i].want) == 0 : !got && out[0] == '\0', what);
+		}
+	}
+
 	printf("1..%d\n", n_tests);
 	return n_failed ? 1 : 0;
 }
