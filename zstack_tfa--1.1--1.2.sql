@@ -8,10 +8,28 @@
 -- ---------------------------------------------------------------------------
 -- Roles belong to the cluster: the first database to install 1.2 makes it,
 -- the others reuse it.  It cannot log in; the worker switches to it.
+-- One that exists already is taken only as the 1.2 update of another
+-- database leaves it: no login, no password, no attributes, no members and
+-- no memberships (on 16 and later, a CREATEROLE role that made it would hold
+-- it WITH ADMIN OPTION), no settings of its own.  Anything else could be a
+-- role someone made to act as the recorder: refused.
 DO $$
+DECLARE
+	r pg_catalog.oid;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'zstack_tfa_recorder') THEN
+	SELECT oid INTO r FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) 'zstack_tfa_recorder';
+	IF r IS NULL THEN
 		CREATE ROLE zstack_tfa_recorder NOLOGIN NOINHERIT;
+	ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_authid WHERE oid OPERATOR(pg_catalog.=) r
+			AND (rolcanlogin OR rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication
+				OR rolbypassrls OR rolinherit OR rolpassword IS NOT NULL))
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members
+			WHERE roleid OPERATOR(pg_catalog.=) r OR member OPERATOR(pg_catalog.=) r)
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting WHERE setrole OPERATOR(pg_catalog.=) r) THEN
+		RAISE EXCEPTION 'role "zstack_tfa_recorder" exists and is not as zstack_tfa makes it'
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'It can log in, has a password, an attribute, members, memberships or settings of its own: whoever controls it could write the wrong-code counters.',
+				HINT = 'Drop the role (or make it NOLOGIN NOINHERIT with no members, memberships or settings), then run the update again.';
 	END IF;
 END
 $$;

@@ -85,6 +85,29 @@
 #define zt_my_procno() (MyProc->pgprocno)
 #endif
 
+/*
+ * The timeouts that could end or cancel the wrong-code recorder, which pins
+ * them to 0 whatever a database's or a role's settings say: 17 adds
+ * transaction_timeout, which ends the session (FATAL) rather than the
+ * statement.
+ */
+#if PG_VERSION_NUM >= 170000
+#define ZT_SESSION_TIMEOUTS \
+	{"statement_timeout", "idle_in_transaction_session_timeout", "transaction_timeout"}
+#else
+#define ZT_SESSION_TIMEOUTS \
+	{"statement_timeout", "idle_in_transaction_session_timeout"}
+#endif
+
+/* May role use schema nsp?  16 checks every kind of object with one call. */
+#if PG_VERSION_NUM >= 160000
+#define zt_schema_usage(nsp, role) \
+	(object_aclcheck(NamespaceRelationId, (nsp), (role), ACL_USAGE) == ACLCHECK_OK)
+#else
+#define zt_schema_usage(nsp, role) \
+	(pg_namespace_aclcheck((nsp), (role), ACL_USAGE) == ACLCHECK_OK)
+#endif
+
 /* Base64 of len bytes: 18 takes them as uint8, before as char. */
 #define zt_b64_encode(src, len, dst, dstlen) \
 	pg_b64_encode((const void *) (src), (len), (dst), (dstlen))

@@ -16,14 +16,22 @@
  * compared against the new count or not at all.  The caller waits for the
  * commit, interruptibly and for at most RECORD_WAIT_MS.  When no recorder
  * can be had (every worker slot taken), a code is refused before it is
- * compared, right and wrong alike, so the refusal tells nothing.
+ * compared, right and wrong alike, so the refusal tells nothing.  A recorder
+ * that ends with wrong codes unwritten (only a superuser can end it) leaves
+ * them in a file, the owed codes, which the next recorder writes before it
+ * takes any code; until then no code of their users is compared.
  */
 #include "lifecycle.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "common/file_perm.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -89,6 +97,7 @@ typedef struct Recorder
 	Oid			run_as;			/* ... and runs every statement as this role */
 	slock_t		mutex;
 	bool		accepting;		/* ready, and not ending */
+	bool		ended;			/* ended, its unwritten codes owed */
 	int			procno;
 	int			nslots;			/* one per backend, and spares */
 	RecorderSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -158,6 +167,147 @@ static char *
 HandleFilePath(Oid database)
 {
 	return psprintf(RECORDER_DIR "/recorder.%u", database);
+}
+
+/* ---------------------------------------------------------------------------
+ * Owed codes: wrong codes handed over to a recorder that ended before it
+ * wrote them.  One file a database, fixed-size records, each write under an
+ * exclusive flock and fsynced; the next recorder writes them before it takes
+ * any code, and empties the file.
+ * ---------------------------------------------------------------------------
+ */
+#define OWED_MAGIC UINT64CONST(0x7a746f7765643031)
+
+typedef struct OwedCode
+{
+	uint64		magic;
+	char		secret_uuid[33];
+	char		account_uuid[33];
+	char		user_uuid[33];
+	bool		iam2;
+	int			max_failed_attempts;
+	int			lockout_seconds;
+} OwedCode;
+
+static char *
+OwedFilePath(Oid database)
+{
+	return psprintf(RECORDER_DIR "/owed.%u", database);
+}
+
+/*
+ * Append the wrong codes of n slots to the owed file; false when that could
+ * not be done (the codes are then lost, and the server log says so).  No
+ * ereport inside: it also runs on the recorder's way out.
+ */
+static bool
+SaveOwed(Oid database, const RecorderSlot *slots, int n)
+{
+	char	   *path = OwedFilePath(database);
+	int			fd;
+	bool		ok = true;
+
+	if (n == 0)
+		return true;
+	(void) MakePGDirectory(RECORDER_DIR);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY, pg_file_create_mode);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+		ok = false;
+	for (int i = 0; ok && i < n; i++)
+	{
+		OwedCode	c;
+
+		memset(&c, 0, sizeof(c));
+		c.magic = OWED_MAGIC;
+		strlcpy(c.secret_uuid, slots[i].secret_uuid, sizeof(c.secret_uuid));
+		strlcpy(c.account_uuid, slots[i].account_uuid, sizeof(c.account_uuid));
+		strlcpy(c.user_uuid, slots[i].user_uuid, sizeof(c.user_uuid));
+		c.iam2 = slots[i].iam2;
+		c.max_failed_attempts = slots[i].max_failed_attempts;
+		c.lockout_seconds = slots[i].lockout_seconds;
+		ok = write(fd, &c, sizeof(c)) == (ssize_t) sizeof(c);
+	}
+	if (ok)
+		ok = pg_fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		elog(LOG, "zstack_tfa: %d wrong code(s) of a recorder that ended could not be saved in \"%s\": %m",
+			 n, path);
+	pfree(path);
+	return ok;
+}
+
+/*
+ * Read the owed codes of this database.  With rec: take them into its free
+ * slots (as handed over by callers that have gone) and empty the file;
+ * true when any was taken.  Without: true when one of them is user_uuid's.
+ */
+static bool
+ReadOwed(Recorder *rec, const char *user_uuid)
+{
+	char	   *path = OwedFilePath(rec != NULL ? rec->database : MyDatabaseId);
+	int			fd;
+	bool		found = false;
+	bool		all_taken = true;
+	OwedCode	c;
+
+	fd = open(path, (rec != NULL ? O_RDWR : O_RDONLY) | PG_BINARY, 0);
+	pfree(path);
+	if (fd < 0)
+		return false;			/* none ever owed */
+	if (flock(fd, rec != NULL ? LOCK_EX : LOCK_SH) != 0)
+	{
+		close(fd);
+		/* cannot tell: as if owed (a user's codes wait, never the reverse) */
+		return user_uuid != NULL;
+	}
+	while (read(fd, &c, sizeof(c)) == (ssize_t) sizeof(c))
+	{
+		bool		taken = false;
+
+		if (c.magic != OWED_MAGIC)
+			continue;
+		c.user_uuid[32] = c.secret_uuid[32] = c.account_uuid[32] = '\0';
+		if (rec == NULL)
+		{
+			found |= strcmp(c.user_uuid, user_uuid) == 0;
+			continue;
+		}
+		SpinLockAcquire(&rec->mutex);
+		for (int i = 0; i < rec->nslots && !taken; i++)
+		{
+			RecorderSlot *slot = &rec->slots[i];
+
+			if (slot->in_use)
+				continue;
+			memset(slot, 0, sizeof(RecorderSlot));
+			strlcpy(slot->secret_uuid, c.secret_uuid, sizeof(slot->secret_uuid));
+			strlcpy(slot->account_uuid, c.account_uuid, sizeof(slot->account_uuid));
+			strlcpy(slot->user_uuid, c.user_uuid, sizeof(slot->user_uuid));
+			slot->iam2 = c.iam2;
+			slot->max_failed_attempts = c.max_failed_attempts;
+			slot->lockout_seconds = c.lockout_seconds;
+			slot->owner_gone = true;
+			slot->pending = true;
+			slot->in_use = true;
+			taken = true;
+		}
+		SpinLockRelease(&rec->mutex);
+		found |= taken;
+		all_taken &= taken;
+	}
+
+	/*
+	 * Taken into the queue: should this recorder end too, it owes them again.
+	 * When the queue had no room for some, the file stays as it is, and those
+	 * taken may count twice (more, never fewer).
+	 */
+	if (rec != NULL && found && all_taken &&
+		(ftruncate(fd, 0) != 0 || pg_fsync(fd) != 0))
+		elog(LOG, "zstack_tfa: the owed wrong codes could not be emptied: %m");
+	close(fd);
+	return found;
 }
 
 static void
@@ -266,11 +416,28 @@ RecorderExit(int code, Datum arg)
 	dsm_segment *seg = (dsm_segment *) DatumGetPointer(arg);
 	Recorder   *rec = (Recorder *) dsm_segment_address(seg);
 	char	   *path = HandleFilePath(rec->database);
+	RecorderSlot *owed = MemoryContextAlloc(TopMemoryContext,
+											rec->nslots * sizeof(RecorderSlot));
+	int			nowed = 0;
 	FILE	   *f;
 	unsigned int named = 0;
 
+	/*
+	 * Codes whose callers have gone are saved here; a caller still waiting
+	 * saves its own (zt_await_wrong_code), under its user's lock.
+	 */
 	SpinLockAcquire(&rec->mutex);
 	rec->accepting = false;
+	for (int i = 0; i < rec->nslots; i++)
+		if (rec->slots[i].in_use && rec->slots[i].pending && rec->slots[i].owner_gone)
+		{
+			owed[nowed++] = rec->slots[i];
+			rec->slots[i].in_use = false;
+		}
+	SpinLockRelease(&rec->mutex);
+	(void) SaveOwed(rec->database, owed, nowed);
+	SpinLockAcquire(&rec->mutex);
+	rec->ended = true;
 	for (int i = 0; i < rec->nslots; i++)
 		if (rec->slots[i].in_use && !rec->slots[i].owner_gone)
 			SetProcLatch(rec->slots[i].owner_procno);
@@ -327,13 +494,19 @@ zt_recorder_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(rec->database, rec->owner, 0);
 
 	zt_pin_search_path();
-	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	{
+		const char *const timeouts[] = ZT_SESSION_TIMEOUTS;
+
+		for (int i = 0; i < (int) lengthof(timeouts); i++)
+			SetConfigOption(timeouts[i], "0", PGC_SUSET, PGC_S_OVERRIDE);
+	}
 	/* a row lock held elsewhere delays one try, not the whole queue */
 	SetConfigOption("lock_timeout", "200ms", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/* never weaker than "on" (a server that asks remote_apply keeps it) */
+	if (strcmp(GetConfigOption("synchronous_commit", false, false), "remote_apply") != 0)
+		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	/* an error is caught and tried again, never the end of the recorder */
 	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
@@ -341,8 +514,41 @@ zt_recorder_main(Datum main_arg)
 	PublishHandle(dsm_segment_handle(seg));
 	CommitTransactionCommand();
 
+	/*
+	 * What an earlier recorder could not write comes first: no code is taken
+	 * (none of anyone's compared) until every owed one is written.
+	 */
 	SpinLockAcquire(&rec->mutex);
 	rec->procno = zt_my_procno();
+	SpinLockRelease(&rec->mutex);
+	if (ReadOwed(rec, NULL))
+		for (;;)
+		{
+			bool		left = false;
+			TimestampTz now = GetCurrentTimestamp();
+
+			for (int i = 0; i < rec->nslots; i++)
+			{
+				RecorderSlot *slot = &rec->slots[i];
+				bool		take;
+
+				SpinLockAcquire(&rec->mutex);
+				take = slot->in_use && slot->pending &&
+					(slot->tries == 0 || slot->retry_at <= now);
+				left |= slot->in_use && slot->pending;
+				SpinLockRelease(&rec->mutex);
+				if (take)
+					RecordOne(rec, slot);
+			}
+			if (!left)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 RETRY_FIRST_MS / 2, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+
+	SpinLockAcquire(&rec->mutex);
 	rec->accepting = true;
 	SpinLockRelease(&rec->mutex);
 	last_work = GetCurrentTimestamp();
@@ -354,6 +560,8 @@ zt_recorder_main(Datum main_arg)
 		bool		retrying = false;
 		TimestampTz loop_start = GetCurrentTimestamp();
 
+		/* codes owed by a recorder that ended after this one started */
+		worked |= ReadOwed(rec, NULL);
 		for (int i = 0; i < rec->nslots; i++)
 		{
 			RecorderSlot *slot = &rec->slots[i];
@@ -642,20 +850,25 @@ zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
 	int			waited = 0;
 
 	RegisterCallbacks();
-	if (!AttachRecorder())
-		return true;			/* no recorder: nothing of anyone's is pending */
 	for (;;)
 	{
-		bool		pending = false;
+		bool		pending = ReadOwed(NULL, user_uuid);
 
-		SpinLockAcquire(&recorder->mutex);
-		for (int i = 0; i < recorder->nslots && !pending; i++)
-			pending = recorder->slots[i].in_use && recorder->slots[i].pending &&
-				strcmp(recorder->slots[i].user_uuid, user_uuid) == 0;
-		SpinLockRelease(&recorder->mutex);
+		if (pending)
+			(void) (AttachRecorder() || StartRecorder());	/* which writes them */
+		else if (!AttachRecorder())
+			return true;		/* no recorder, nothing owed: nothing is pending */
+		if (!pending)
+		{
+			SpinLockAcquire(&recorder->mutex);
+			for (int i = 0; i < recorder->nslots && !pending; i++)
+				pending = recorder->slots[i].in_use && recorder->slots[i].pending &&
+					strcmp(recorder->slots[i].user_uuid, user_uuid) == 0;
+			SpinLockRelease(&recorder->mutex);
+		}
 		if (!pending)
 			return true;
-		if (waited >= START_WAIT_MS || !RecorderAccepting())
+		if (waited >= START_WAIT_MS)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
@@ -669,6 +882,26 @@ zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
 }
 
 /*
+ * Can the recorder write in this database?  Its role belongs to the
+ * cluster, but the rights it needs come with this database's 1.2 update: a
+ * database still at 1.1 (another one updated) has the role and no rights.
+ */
+static bool
+RecorderCanWrite(void)
+{
+	static bool ready = false;
+	Oid			role;
+	Oid			nsp;
+
+	if (ready)
+		return true;
+	role = get_role_oid(RECORDER_ROLE, true);
+	nsp = get_namespace_oid("zstack_tfa", true);
+	ready = OidIsValid(role) && OidIsValid(nsp) && zt_schema_usage(nsp, role);
+	return ready;
+}
+
+/*
  * Hold a place in the recorder's queue for the code about to be compared,
  * starting the recorder if need be.  False, with the refusal in f, when none
  * can be had: the code must then not be compared.
@@ -679,6 +912,12 @@ zt_reserve_recorder(ZtFailure *f)
 	int			waited = 0;
 
 	RegisterCallbacks();
+	if (!RecorderCanWrite())
+	{
+		zt_fail(f, ZT_ERR_ID_2002,
+				"two-factor authentication codes cannot be checked in this database until its extension is updated (ALTER EXTENSION zstack_tfa UPDATE)");
+		return false;
+	}
 	if (my_slot >= 0 && recorder != NULL)
 		LetGoOfSlot();			/* not given back by a path that failed: never kept */
 	my_slot = -1;
@@ -758,8 +997,9 @@ zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid)
  * committed the wrong code handed over.  Returns ZT_RECORDED with the count
  * and whether the user is now locked; ZT_RECORD_PENDING when it is still in
  * the queue (it will be recorded, and no code of the user is compared
- * before); ZT_RECORD_LOST when the recorder ended with it (only a superuser
- * can end it).  A cancel while waiting leaves the code to the recorder.
+ * before); ZT_RECORD_OWED when the recorder ended with it (only a superuser
+ * can end it): it is saved for the next recorder, which writes it before it
+ * takes any code.  A cancel while waiting leaves the code to the recorder.
  */
 ZtRecordResult
 zt_await_wrong_code(int *failures, bool *locked)
@@ -773,11 +1013,13 @@ zt_await_wrong_code(int *failures, bool *locked)
 	for (;;)
 	{
 		bool		done;
-		bool		accepting;
+		bool		ended;
+		RecorderSlot mine;
 
 		SpinLockAcquire(&recorder->mutex);
 		done = slot->done;
-		accepting = recorder->accepting;
+		ended = recorder->ended;
+		mine = *slot;
 		if (done)
 		{
 			result = ZT_RECORDED;
@@ -785,15 +1027,21 @@ zt_await_wrong_code(int *failures, bool *locked)
 			*locked = slot->locked;
 			slot->in_use = false;
 		}
-		else if (!accepting)
+		else if (ended)
 		{
-			/* the recorder ended with it in its queue */
-			result = ZT_RECORD_LOST;
+			result = ZT_RECORD_OWED;
 			slot->in_use = false;
 			slot->pending = false;
 		}
 		SpinLockRelease(&recorder->mutex);
-		if (done || !accepting)
+		if (ended && !done)
+		{
+			/* under the user's lock still: the next code waits for it */
+			HOLD_INTERRUPTS();
+			(void) SaveOwed(MyDatabaseId, &mine, 1);
+			RESUME_INTERRUPTS();
+		}
+		if (done || ended)
 			break;
 		if (waited >= RECORD_WAIT_MS)
 		{

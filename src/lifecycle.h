@@ -69,7 +69,7 @@ typedef enum ZtRecordResult
 {
 	ZT_RECORDED,				/* committed */
 	ZT_RECORD_PENDING,			/* still in the recorder's queue */
-	ZT_RECORD_LOST				/* the recorder ended with it */
+	ZT_RECORD_OWED				/* the recorder ended with it: owed to the next one */
 } ZtRecordResult;
 
 extern bool zt_await_user_recorded(const char *user_uuid, ZtFailure *f);

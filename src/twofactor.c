@@ -309,10 +309,7 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		zt_hand_over_wrong_code(p, secret_uuid);
 		RESUME_INTERRUPTS();
 		recorded = zt_await_wrong_code(&failures, &locked);
-		if (recorded == ZT_RECORD_LOST)
-			zt_fail(f, ZT_ERR_ID_2002,
-					"two-factor authentication codes cannot be checked now: a wrong code could not be recorded; try again later");
-		else if (recorded == ZT_RECORDED && locked)
+		if (recorded == ZT_RECORDED && locked)
 			zt_fail(f, ZT_ERR_ID_2002,
 					"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",
 					failures, zt_lockout_seconds);
@@ -325,9 +322,14 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	if (is_recovery)
 		return zt_recovery_log_in(p, secret_uuid, &recovery, now_ts, f);
 
-	/* lock the row and look again: a login that got here first wins */
+	/*
+	 * Lock the row and look again: a login that got here first wins.  By the
+	 * secret compared, not the user's: a reset that came between us and the
+	 * row made another secret, which this code proves nothing about.
+	 */
+	values[0] = CStringGetTextDatum(secret_uuid);
 	if (SPI_execute_plan(zt_keep_plan(&lock_plan,
-									  "SELECT 1 FROM zstack_tfa.secret WHERE user_uuid OPERATOR(pg_catalog.=) $1"
+									  "SELECT 1 FROM zstack_tfa.secret WHERE uuid OPERATOR(pg_catalog.=) $1"
 									  " AND coalesce(last_accepted_step, -1) OPERATOR(pg_catalog.<) $2"
 									  " AND (locked_until IS NULL OR locked_until OPERATOR(pg_catalog.<=) $3) FOR UPDATE",
 									  3, types),
@@ -345,7 +347,7 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 									  "UPDATE zstack_tfa.secret SET last_accepted_step = $2,"
 									  " failed_attempts = 0, locked_until = NULL, last_login_date = $3,"
 									  " last_op_date = CASE WHEN status = 'Logined' THEN last_op_date ELSE $3 END,"
-									  " status = 'Logined' WHERE user_uuid = $1",
+									  " status = 'Logined' WHERE uuid OPERATOR(pg_catalog.=) $1",
 									  3, types),
 						 values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "secret update failed");
@@ -512,6 +514,8 @@ ResetSecret(const Principal *p, ZtCaller *caller, StringInfo out)
 	Oid			type = TEXTOID;
 	Datum		value = CStringGetTextDatum(p->uuid);
 
+	/* a login that has compared a code against the old secret finishes first */
+	LockSecondFactor(p->uuid);
 	if (SPI_execute_plan(zt_keep_plan(&delete_plan,
 									  "DELETE FROM zstack_tfa.secret WHERE user_uuid OPERATOR(pg_catalog.=) $1",
 									  1, &type),

@@ -43,7 +43,9 @@ my @ops = (
 	[ '<=',  'timestamptz',      'timestamptz', 'boolean',     '$1 OPERATOR(pg_catalog.<=) $2' ],
 	[ '>',   'timestamptz',      'timestamptz', 'boolean',     '$1 OPERATOR(pg_catalog.>) $2' ],
 	[ '+',   'timestamptz',      'interval',    'timestamptz', '$1 OPERATOR(pg_catalog.+) $2' ],
-	[ '*',   'integer',          'interval',    'interval',    '$1 OPERATOR(pg_catalog.*) $2' ]);
+	[ '*',   'integer',          'interval',    'interval',    '$1 OPERATOR(pg_catalog.*) $2' ],
+	# what README's DBA statements compare (no exact operator in pg_catalog)
+	[ '=',   'zstack_tfa.auth_event_kind', 'zstack_tfa.auth_event_kind', 'boolean', '$1::text OPERATOR(pg_catalog.=) $2::text' ]);
 my $plant = '';
 my $n = 0;
 for my $schema ('public', 'pg_temp')
@@ -124,6 +126,35 @@ is($node->safe_psql($db, "$pin SELECT count(*) FROM zstack_tfa.auth_event WHERE 
 ($rc, $out, $err) = $node->psql($db, "SET search_path = public, pg_catalog;\n"
 	  . "CALL zstack_tfa.encrypt_all_secrets();\nSELECT zstack_tfa.reencrypt_secrets(10);");
 is($rc, 0, 'encrypt_all_secrets and reencrypt_secrets run') or diag($err);
+
+# README's DBA statements ("-- DBA: ..." blocks), run by the superuser with
+# the default search_path, as a DBA would paste them
+my $readme = ($ENV{TESTDIR} // '..') . '/README.md';
+open my $rfh, '<', $readme or die "$readme: $!";
+my $text = do { local $/; <$rfh> };
+close $rfh;
+my %dba;
+while ($text =~ /^( *)```sql\n\1-- DBA: ([^\n]+)\n(.*?)^\1```/msg)
+{
+	my ($indent, $name, $sql) = ($1, $2, $3);
+	$sql =~ s/^$indent//mg;
+	$dba{$name} = $sql;
+}
+is(join(',', sort keys %dba), 'end a stolen session,reports', "README's DBA blocks are found");
+my $stolen = $node->safe_psql($db, "$pin SELECT zstack_tfa.create_account('carol', 'carol-pw');"
+	  . " SELECT zstack_tfa.log_in_by_account('carol', 'carol-pw', ARRAY['twofatoken::' ||"
+	  . " zstack_tfa.totp((zstack_tfa.get_two_factor_authentication_secret('carol', 'carol-pw')->'inventory'->>'secret'))])"
+	  . "->'inventory'->>'uuid'");
+$stolen =~ s/.*\n//s;
+like($stolen, qr/^[0-9a-f]{32}$/, 'a session to end');
+for my $name (sort keys %dba)
+{
+	(my $sql = $dba{$name}) =~ s/<stolen uuid>/$stolen/g;
+	($rc, $out, $err) = $node->psql($db, "RESET search_path;\n$sql", extra_params => [ '-v', 'ON_ERROR_STOP=1' ]);
+	is($rc, 0, "README's DBA block \"$name\" runs") or diag($err);
+}
+is($node->safe_psql($db, "$pin SELECT zstack_tfa.validate_session('$stolen')->>'valid'"), 'false',
+	'and the stolen session is ended');
 
 my $calls = $node->safe_psql($db, "$pin SELECT count(*) FROM public.planted_calls WHERE who <> 'zt_mgmt' OR what <> 'public =(text, text)'");
 is($calls, '0', 'no planted function or operator was called by a privileged statement');
