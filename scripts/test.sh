@@ -160,8 +160,9 @@ stage_lint_valgrind() {
 # The stages of another major ($1) run in the background, in a scratch copy
 # of the tree (its build must not clobber this one's), as
 # `ZT_STAGES="$2" scripts/test.sh --pg $1`: started before this major's
-# lint and valgrind, which leave a core free for much of their time, and
-# read back by finish_background_major.
+# first stage, to fill the time that its TAP tests spend waiting and the
+# core that its lint and valgrind leave free, and read back by
+# finish_background_major.
 start_background_major() {
 	bg_dir=$(mktemp -d /tmp/zstack_tfa_pg"$1"_tree.XXXXXX)
 	chmod 755 "$bg_dir"
@@ -213,7 +214,7 @@ suite() {
 echo "== packages: $SECONDS s"
 if [ "$plain" = 1 ]; then
 	ZT_PG_MAJOR=15; zt_pg_paths
-	suite unit regress tap e2e jdbc fuzz package start_pg18 lint_valgrind
+	suite start_pg18 unit regress tap e2e jdbc fuzz package lint_valgrind
 	finish_background_major
 	ZT_PG_MAJOR=17; stage_start=$SECONDS
 	stage_compile17
