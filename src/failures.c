@@ -424,7 +424,8 @@ RecorderExit(int code, Datum arg)
 
 	/*
 	 * Codes whose callers have gone are saved here; a caller still waiting
-	 * saves its own (zt_await_wrong_code), under its user's lock.
+	 * saves its own (zt_await_wrong_code), under its user's lock, and so
+	 * does one that goes from now on (LetGoOfSlot sees accepting false).
 	 */
 	SpinLockAcquire(&rec->mutex);
 	rec->accepting = false;
@@ -793,13 +794,26 @@ StartRecorder(void)
 static void
 LetGoOfSlot(void)
 {
+	RecorderSlot mine;
+	bool		save = false;
+
 	SpinLockAcquire(&recorder->mutex);
-	if (recorder->slots[my_slot].pending)
+	mine = recorder->slots[my_slot];
+	if (mine.pending && !recorder->accepting)
+	{
+		/* the recorder is ending and may have looked already: saved here */
+		save = true;
+		recorder->slots[my_slot].pending = false;
+		recorder->slots[my_slot].in_use = false;
+	}
+	else if (mine.pending)
 		recorder->slots[my_slot].owner_gone = true;
 	else
 		recorder->slots[my_slot].in_use = false;
 	SpinLockRelease(&recorder->mutex);
 	my_slot = -1;
+	if (save)
+		(void) SaveOwed(MyDatabaseId, &mine, 1);
 }
 
 /* A claimed slot goes back when the transaction that claimed it fails. */
