@@ -526,7 +526,7 @@ zt_recorder_main(Datum main_arg)
 		for (;;)
 		{
 			bool		left = false;
-			TimestampTz now = GetCurrentTimestamp();
+			TimestampTz nowts = GetCurrentTimestamp();
 
 			for (int i = 0; i < rec->nslots; i++)
 			{
@@ -535,7 +535,7 @@ zt_recorder_main(Datum main_arg)
 
 				SpinLockAcquire(&rec->mutex);
 				take = slot->in_use && slot->pending &&
-					(slot->tries == 0 || slot->retry_at <= now);
+					(slot->tries == 0 || slot->retry_at <= nowts);
 				left |= slot->in_use && slot->pending;
 				SpinLockRelease(&rec->mutex);
 				if (take)
