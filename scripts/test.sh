@@ -188,6 +188,36 @@ finish_background_major() {
 }
 stage_start_pg18() { start_background_major 18 "unit regress tap"; }
 
+# A stage of this major ($1) run in the background from where it is started
+# (start_NAME) to where it is read back (finish_NAME): its stage lines are
+# held until then and its counts read from them.  lint_valgrind needs no
+# core the other stages use much (their TAP tests mostly wait) and must end
+# before the package stage takes the library from the system's tree.
+start_background_stage() {
+	bgs_name=$1
+	bgs_log=$(mktemp /tmp/zstack_tfa_stage_"$1".XXXXXX)
+	(stage_start=$SECONDS; "stage_$1") >"$bgs_log" 2>&1 &
+	bgs_pid=$!
+}
+finish_background_stage() {
+	local line p f n=0
+	wait "$bgs_pid"
+	cat "$bgs_log"
+	while IFS= read -r line; do
+		if [[ $line =~ ^==\ PG\ [0-9]+\ [^:]+:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+			p=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}
+			passed=$((passed + p)); failed=$((failed + f)); n=$((n + 1))
+		fi
+	done <"$bgs_log"
+	# a stage that ended without a line of counts is one failure
+	[ "$n" -gt 0 ] || { echo "== PG $ZT_PG_MAJOR $bgs_name: ended without its counts"; failed=$((failed + 1)); }
+	rm -f "$bgs_log"
+	echo "== PG $ZT_PG_MAJOR $bgs_name read back ($((SECONDS - stage_start)) s)"
+	stage_start=$SECONDS
+}
+stage_start_lint_valgrind() { start_background_stage lint_valgrind; }
+stage_finish_lint_valgrind() { finish_background_stage; }
+
 # suite STAGE...: set-up for ZT_PG_MAJOR, the stages, then the server log
 # check; a set-up that fails counts one failure and skips the stages
 suite() {
@@ -214,7 +244,7 @@ suite() {
 echo "== packages: $SECONDS s"
 if [ "$plain" = 1 ]; then
 	ZT_PG_MAJOR=15; zt_pg_paths
-	suite start_pg18 unit regress tap e2e jdbc fuzz package lint_valgrind
+	suite start_pg18 start_lint_valgrind unit regress tap e2e jdbc fuzz finish_lint_valgrind package
 	finish_background_major
 	ZT_PG_MAJOR=17; stage_start=$SECONDS
 	stage_compile17

@@ -14,7 +14,13 @@ ZT_VALGRIND=1 zt_start_cluster || exit 1
 log=test/valgrind-regress.log
 [ "$ZT_PG_MAJOR" = 15 ] || log=test/valgrind-regress-pg$ZT_PG_MAJOR.log
 rc=0
-make -s installcheck ${ZT_REGRESS:+REGRESS="$ZT_REGRESS"} >"$log" 2>&1
+# pg_regress runs in a scratch copy of what it reads, so that its results/
+# and regression.diffs do not meet those of a plain run in this tree (the
+# test command runs this stage beside the others)
+work=$(mktemp -d /tmp/zstack_tfa_valgrind_regress.XXXXXX)
+cp -r "$ZT_ROOT/Makefile" "$ZT_ROOT/sql" "$ZT_ROOT/expected" "$ZT_ROOT"/zstack_tfa* "$work/"
+chmod -R a+rwX "$work"
+make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" ${ZT_REGRESS:+REGRESS="$ZT_REGRESS"} >"$log" 2>&1
 # counted as the test command counts the plain run: pg_regress's closing
 # line and its exit status, so a failed or broken-off run fails here
 read -r r_ok r_bad < <(zt_regress_counts "$log" "$?")
@@ -23,7 +29,9 @@ if [ "$r_bad" -ne 0 ]; then
 	rc=1
 	zt_regress_failures "$log"
 	tail -20 "$log"
+	[ -f "$work/regression.diffs" ] && head -100 "$work/regression.diffs"
 fi
+rm -rf "$work"
 logs=$(ls "$ZT_CLUSTER"/valgrind.*.log 2>/dev/null | wc -l)
 # our frames show as zstack_tfa.so, or (built with -g) as our source files
 ours_re="zstack_tfa[.]so|liboath|($(cd src && ls *.c | sed 's/[.]/[.]/' | paste -sd'|')):[0-9]"

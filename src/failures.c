@@ -850,7 +850,9 @@ RegisterCallbacks(void)
 }
 
 /*
- * Wait, interruptibly and for at most START_WAIT_MS, until the recorder holds
+ * Wait, interruptibly and for at most START_WAIT_MS of wall time (recorders
+ * started meanwhile included: an owed code that cannot be written must not
+ * hold every login for minutes), until the recorder holds
  * no wrong code of this user that it has not yet committed: one handed over
  * by a login that was then cancelled or timed out, or one the recorder could
  * not yet write.  Called under the user's second-factor lock, before the
@@ -861,7 +863,7 @@ RegisterCallbacks(void)
 bool
 zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
 {
-	int			waited = 0;
+	TimestampTz began = GetCurrentTimestamp();
 
 	RegisterCallbacks();
 	for (;;)
@@ -882,13 +884,12 @@ zt_await_user_recorded(const char *user_uuid, ZtFailure *f)
 		}
 		if (!pending)
 			return true;
-		if (waited >= START_WAIT_MS)
+		if (TimestampDifferenceExceeds(began, GetCurrentTimestamp(), START_WAIT_MS))
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		waited += 20;
 	}
 	zt_fail(f, ZT_ERR_ID_2002,
 			"two-factor authentication codes of this user cannot be checked now: an earlier wrong code is still being recorded; try again later");
@@ -917,13 +918,14 @@ RecorderCanWrite(void)
 
 /*
  * Hold a place in the recorder's queue for the code about to be compared,
- * starting the recorder if need be.  False, with the refusal in f, when none
- * can be had: the code must then not be compared.
+ * starting the recorder if need be, for at most START_WAIT_MS of wall time.
+ * False, with the refusal in f, when none can be had: the code must then not
+ * be compared.
  */
 bool
 zt_reserve_recorder(ZtFailure *f)
 {
-	int			waited = 0;
+	TimestampTz began = GetCurrentTimestamp();
 
 	RegisterCallbacks();
 	if (!RecorderCanWrite())
@@ -956,13 +958,12 @@ zt_reserve_recorder(ZtFailure *f)
 				return true;
 			}
 		}
-		if (waited >= START_WAIT_MS)
+		if (TimestampDifferenceExceeds(began, GetCurrentTimestamp(), START_WAIT_MS))
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 50, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		waited += 50;
 	}
 	zt_fail(f, ZT_ERR_ID_2002,
 			"two-factor authentication codes cannot be checked now: no background worker is free to record a wrong code; try again later");
