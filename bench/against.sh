@@ -7,6 +7,8 @@
 # the rounds of new/old within a round, so a slow phase of the VM hits both.
 #   bash bench/against.sh [REF]      # BENCH_SECONDS=5, RUNS=5
 #   WORKLOADS=right bash bench/against.sh   # only some of the workloads
+#   SCRAPE_SECONDS=1 ...   # while the new build is measured, read its
+#                          # zstack_tfa.metrics every second (bench/metrics.sh)
 # Workloads (pgbench, prepared statements): a 2FA login with the right code
 # and one with a wrong code (2 clients each, every login a first use of its
 # step, as workload 6 of run.sh), and the one-uuid query of workload 1.
@@ -90,8 +92,15 @@ declare -A CLIENTS=([right]=2 [wrong]=2 [uuid]=1)
 
 # run NAME VERSION SECONDS: one pgbench run; prints its TPS
 run() {
+	local scraper=""
+	if [ -n "${SCRAPE_SECONDS:-}" ] && [ "$2" = new ]; then
+		# an exporter's scrape, more often than any would
+		(while :; do PGHOST=${HOST[$2]} psql -X -q -o /dev/null -c 'SELECT * FROM zstack_tfa.metrics'; sleep "$SCRAPE_SECONDS"; done) &
+		scraper=$!
+	fi
 	PGHOST=${HOST[$2]} PGOPTIONS="-c zstack_tfa.max_failed_attempts=1000" \
 		pgbench -n -M prepared -c "${CLIENTS[$1]}" -j "${CLIENTS[$1]}" -T "$3" -f "$WORK/$1.sql" postgres >"$WORK/pgbench.out" 2>&1
+	[ -n "$scraper" ] && { kill "$scraper"; wait "$scraper"; } 2>/dev/null
 	grep -q aborted "$WORK/pgbench.out" && { echo "  !! $1 on $2 aborted: $(grep -m1 ERROR "$WORK/pgbench.out")" >&2; }
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.out"
 }
