@@ -17,7 +17,10 @@ set -u
 . "$ZT_ROOT/scripts/http.sh"	# zt_free_port
 
 DB=zstack_pool
-CLIENTS=6		# concurrent clients through the pool
+CLIENTS=6		# concurrent psql clients through the pool
+JCLIENTS=4		# and pgjdbc clients (threads of one JVM), at the same time
+ALL=$((CLIENTS + JCLIENTS))
+PGJDBC_JAR=/usr/share/java/postgresql.jar	# libpostgresql-jdbc-java
 ROUNDS=8		# transactions each
 n=0
 failed=0
@@ -54,13 +57,17 @@ check() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "got '$2', want '$3'" | diag; fi
 }
 
-# 1. packages
-if zt_install_packages pgbouncer prometheus-postgres-exporter curl oathtool >"$work/install.log" 2>&1 &&
-	[ -x /usr/sbin/pgbouncer ] && [ -x /usr/bin/prometheus-postgres-exporter ]; then
-	ok "packages: $(/usr/sbin/pgbouncer --version | head -n 1), prometheus-postgres-exporter $(dpkg-query -W -f='${Version}' prometheus-postgres-exporter)"
+# 1. packages; the Java client is compiled while the cluster starts
+if zt_install_packages pgbouncer prometheus-postgres-exporter curl oathtool \
+	openjdk-17-jdk-headless libpostgresql-jdbc-java >"$work/install.log" 2>&1 &&
+	[ -x /usr/sbin/pgbouncer ] && [ -x /usr/bin/prometheus-postgres-exporter ] && [ -r "$PGJDBC_JAR" ]; then
+	ok "packages: $(/usr/sbin/pgbouncer --version | head -n 1), prometheus-postgres-exporter $(dpkg-query -W -f='${Version}' prometheus-postgres-exporter), pgjdbc $(dpkg-query -W -f='${Version}' libpostgresql-jdbc-java)"
 else
-	bail "packages: pgbouncer, prometheus-postgres-exporter, curl, oathtool" "$work/install.log"
+	bail "packages: pgbouncer, prometheus-postgres-exporter, curl, oathtool, a JDK, pgjdbc" "$work/install.log"
 fi
+mkdir -p "$work/classes"
+javac -encoding UTF-8 -cp "$PGJDBC_JAR" -d "$work/classes" "$ZT_ROOT/test/pooled/PooledJdbc.java" >"$work/javac.log" 2>&1 &
+javac_pid=$!
 [ -x "$PGBIN/initdb" ] || bail "PostgreSQL $ZT_PG_MAJOR server binaries in $PGBIN"
 
 # 2. the cluster (unix socket only), the extension, data and README's grants
@@ -71,12 +78,12 @@ SQL=(psql -X -q -At -v ON_ERROR_STOP=1)
 "${SQL[@]}" -d postgres -c "CREATE DATABASE $DB" >"$work/ext.log" 2>&1 &&
 	"${SQL[@]}" -d "$DB" -c "CREATE EXTENSION zstack_tfa" >>"$work/ext.log" 2>&1 ||
 	bail "CREATE EXTENSION zstack_tfa" "$work/ext.log"
-# u1..u6 log in through the pool; vic is locked by six concurrent wrong
+# u1..u10 log in through the pool; vic is locked by six concurrent wrong
 # codes; nearly gets three wrong ones and then a right one
 {
 	echo "SET client_min_messages = warning;"
 	echo "SELECT zstack_tfa.set_two_factor_authentication_enabled(true);"
-	for a in $(seq 1 "$CLIENTS") vic nearly; do
+	for a in $(seq 1 "$ALL") vic nearly; do
 		echo "SELECT zstack_tfa.create_account('u$a', 'pw-$a');"
 	done
 } >"$work/fixture.sql"
@@ -84,8 +91,8 @@ SQL=(psql -X -q -At -v ON_ERROR_STOP=1)
 declare -A SECRET
 while IFS='|' read -r a secret; do SECRET[$a]=$secret; done < <("${SQL[@]}" -F'|' -d "$DB" -c "SELECT a,
 	zstack_tfa.get_two_factor_authentication_secret('u' || a, 'pw-' || a)->'inventory'->>'secret'
-	FROM unnest(string_to_array('$(seq -s, 1 "$CLIENTS"),vic,nearly', ',')) a")
-ok "data: 2FA on, accounts u1..u$CLIENTS, uvic, unearly with their secrets"
+	FROM unnest(string_to_array('$(seq -s, 1 "$ALL"),vic,nearly', ',')) a")
+ok "data: 2FA on, accounts u1..u$ALL, uvic, unearly with their secrets"
 
 # every GRANT block of README's "Security" section, as printed
 mkdir -p "$work/grants"
@@ -137,6 +144,7 @@ auth_type = trust
 auth_file = $work/userlist.txt
 admin_users = postgres
 pool_mode = transaction
+ignore_startup_parameters = extra_float_digits
 max_client_conn = 100
 logfile = $work/pgbouncer.log
 pidfile = $work/pgbouncer.pid
@@ -191,12 +199,13 @@ fi
 errs=$(metric pg_exporter_last_scrape_error "$work/before.prom")
 check "the exporter's scrape had no error (pg_exporter_last_scrape_error)" "$errs" 0
 
-# 5. concurrent clients, each with its own date style and time zone set per
-# transaction (SET LOCAL), each logging in with its own code and querying
-# its own secret; every reply must be in its own client's format
+# 5. concurrent clients, psql and pgjdbc, each with its own date style and
+# time zone set per transaction (SET LOCAL; set_config(..., true) in Java),
+# each logging in with its own code and querying its own secret; every
+# reply must be in its own client's format
 STYLES=(zstack iso8601)
 ZONES=(UTC Asia/Shanghai America/New_York)
-for c in $(seq 1 "$CLIENTS"); do
+for c in $(seq 1 "$ALL"); do
 	style=${STYLES[$((c % 2))]}; zone=${ZONES[$((c % 3))]}
 	code=$(oathtool --totp -b "${SECRET[$c]}")
 	{
@@ -213,16 +222,29 @@ for c in $(seq 1 "$CLIENTS"); do
 	} >"$work/client$c.sql"
 	echo "$code" >"$work/code$c"
 done
+wait "$javac_pid" || { diag <"$work/javac.log"; bail "javac PooledJdbc.java"; }
 start_ts=$SECONDS
 client_pids=()
 for c in $(seq 1 "$CLIENTS"); do
 	"${POOL[@]}" -d zstack_pool -f "$work/client$c.sql" >"$work/client$c.out" 2>&1 &
 	client_pids+=($!)
 done
+jspecs=()
+for c in $(seq $((CLIENTS + 1)) "$ALL"); do
+	jspecs+=("$c:u$c:pw-$c:$(cat "$work/code$c"):${STYLES[$((c % 2))]}:${ZONES[$((c % 3))]}")
+done
+timeout 60 java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$work/classes:$PGJDBC_JAR" PooledJdbc \
+	"jdbc:postgresql://127.0.0.1:$bport/zstack_pool" "$ROUNDS" "${jspecs[@]}" >"$work/java.out" 2>"$work/java.err" &
+client_pids+=($!)
 for p in "${client_pids[@]}"; do wait "$p"; done
+for c in $(seq $((CLIENTS + 1)) "$ALL"); do
+	awk -F'|' -v c="$c" '$1 == c { sub(/^[^|]*\|/, ""); print }' "$work/java.out" >"$work/client$c.out"
+done
+grep -q '|error|' "$work/java.out" && grep '|error|' "$work/java.out" | diag
+[ -s "$work/java.err" ] && diag <"$work/java.err"
 clients_ok=0; replies=0; wrong=0
 declare -A PIDS_OF_CLIENT CLIENTS_OF_PID
-for c in $(seq 1 "$CLIENTS"); do
+for c in $(seq 1 "$ALL"); do
 	style=${STYLES[$((c % 2))]}; zone=${ZONES[$((c % 3))]}
 	sess=$(awk -F'|' '$1 == "session" { print $2 }' "$work/client$c.out")
 	[[ $sess =~ ^[0-9a-f]{32}$ ]] || { echo "client $c: no session" | diag; cat "$work/client$c.out" | diag; continue; }
@@ -238,9 +260,9 @@ for c in $(seq 1 "$CLIENTS"); do
 		CLIENTS_OF_PID[$pid]="${CLIENTS_OF_PID[$pid]:-} $c"
 	done <"$work/client$c.out"
 done
-check "$CLIENTS concurrent clients logged in through the pool with their own codes" "$clients_ok" "$CLIENTS"
-check "each of $((CLIENTS * ROUNDS)) replies is in its own client's date style and time zone (SET LOCAL), none in another's" \
-	"$replies/$wrong" "$((CLIENTS * ROUNDS))/0"
+check "$ALL concurrent clients ($CLIENTS psql, $JCLIENTS pgjdbc) logged in through the pool with their own codes" "$clients_ok" "$ALL"
+check "each of $((ALL * ROUNDS)) replies is in its own client's date style and time zone (set per transaction), none in another's" \
+	"$replies/$wrong" "$((ALL * ROUNDS))/0"
 multi_server=0; multi_client=0
 for c in "${!PIDS_OF_CLIENT[@]}"; do
 	[ "$(echo ${PIDS_OF_CLIENT[$c]} | tr ' ' '\n' | sort -u | wc -l)" -gt 1 ] && multi_server=$((multi_server + 1))
@@ -249,7 +271,7 @@ for p in "${!CLIENTS_OF_PID[@]}"; do
 	[ "$(echo ${CLIENTS_OF_PID[$p]} | tr ' ' '\n' | sort -u | wc -l)" -gt 1 ] && multi_client=$((multi_client + 1))
 done
 if [ "${#CLIENTS_OF_PID[@]}" -le 2 ] && [ "$multi_client" -ge 1 ]; then
-	ok "the pool multiplexed: ${#CLIENTS_OF_PID[@]} server connections served $CLIENTS clients; $multi_server clients ran on more than one"
+	ok "the pool multiplexed: ${#CLIENTS_OF_PID[@]} server connections served $ALL clients; $multi_server clients ran on more than one"
 else
 	not_ok "the pool multiplexed (server connections ${#CLIENTS_OF_PID[@]}, shared by several clients: $multi_client)"
 fi
@@ -304,17 +326,17 @@ delta() { # NAME [LABEL]
 	b=$(metric "$@" "$work/before.prom"); a=$(metric "$@" "$work/after.prom")
 	echo $(( ${a:-0} - ${b:-0} ))
 }
-check "zstack_tfa_logins_total{result=\"ok\"} rose by $((CLIENTS + 1))" "$(delta zstack_tfa_logins_total 'result="ok"')" $((CLIENTS + 1))
+check "zstack_tfa_logins_total{result=\"ok\"} rose by $((ALL + 1))" "$(delta zstack_tfa_logins_total 'result="ok"')" $((ALL + 1))
 check "zstack_tfa_logins_total{result=\"wrong_code\"} rose by 8 (uvic 5, unearly 3)" "$(delta zstack_tfa_logins_total 'result="wrong_code"')" 8
 check "zstack_tfa_logins_total{result=\"replay\"} rose by 1" "$(delta zstack_tfa_logins_total 'result="replay"')" 1
 check "zstack_tfa_logins_total{result=\"locked\"} rose by 2" "$(delta zstack_tfa_logins_total 'result="locked"')" 2
 check "zstack_tfa_lockouts_total rose by 1" "$(delta zstack_tfa_lockouts_total)" 1
 check "zstack_tfa_locked_users is 1" "$(metric zstack_tfa_locked_users "$work/after.prom")" 1
-check "zstack_tfa_sessions_live is $((CLIENTS + 1))" "$(metric zstack_tfa_sessions_live "$work/after.prom")" $((CLIENTS + 1))
-check "zstack_tfa_secrets_count{status=\"Logined\"} is $((CLIENTS + 1)), NewCreated 2 (admin, uvic)" \
-	"$(metric zstack_tfa_secrets_count 'status="Logined"' "$work/after.prom")/$(metric zstack_tfa_secrets_count 'status="NewCreated"' "$work/after.prom")" "$((CLIENTS + 1))/2"
+check "zstack_tfa_sessions_live is $((ALL + 1))" "$(metric zstack_tfa_sessions_live "$work/after.prom")" $((ALL + 1))
+check "zstack_tfa_secrets_count{status=\"Logined\"} is $((ALL + 1)), NewCreated 2 (admin, uvic)" \
+	"$(metric zstack_tfa_secrets_count 'status="Logined"' "$work/after.prom")/$(metric zstack_tfa_secrets_count 'status="NewCreated"' "$work/after.prom")" "$((ALL + 1))/2"
 keys=$(awk 'index($1, "zstack_tfa_secrets_by_key_count{") == 1 { s += $NF } END { print s + 0 }' "$work/after.prom")
-check "zstack_tfa_secrets_by_key_count adds up to every secret" "$keys" $((CLIENTS + 3))
+check "zstack_tfa_secrets_by_key_count adds up to every secret" "$keys" $((ALL + 3))
 check "zstack_tfa_recorder_failed_tries is 0, zstack_tfa_recorder_owed 0" \
 	"$(metric zstack_tfa_recorder_failed_tries "$work/after.prom")/$(metric zstack_tfa_recorder_owed "$work/after.prom")" 0/0
 check "the exporter's scrape had no error" "$(metric pg_exporter_last_scrape_error "$work/after.prom")" 0
