@@ -1107,17 +1107,21 @@ recorder_state(PG_FUNCTION_ARGS)
 	int64		owed = 0;
 	char	   *path;
 	struct stat st;
-	bool		attached_here = false;
-	Recorder   *rec = recorder;
+	bool		was_attached = recorder != NULL;
+	Recorder   *rec;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (rec == NULL)
-	{
-		/* not this backend's yet: look at the one the handle file names */
-		attached_here = AttachRecorder();
+
+	/*
+	 * The recorder the handle file names now (one this backend saw earlier
+	 * may have ended since, and another started); none when none takes codes.
+	 * A slot still held here keeps this backend on its recorder.
+	 */
+	if (my_slot >= 0)
 		rec = recorder;
-	}
+	else
+		rec = AttachRecorder() ? recorder : NULL;
 	if (rec != NULL)
 	{
 		SpinLockAcquire(&rec->mutex);
@@ -1133,8 +1137,8 @@ recorder_state(PG_FUNCTION_ARGS)
 		}
 		SpinLockRelease(&rec->mutex);
 	}
-	if (attached_here)
-		DetachRecorder();
+	if (rec != NULL && !was_attached)
+		DetachRecorder();		/* a monitoring backend keeps no mapping */
 	path = OwedFilePath(MyDatabaseId);
 	if (stat(path, &st) == 0)
 		owed = (int64) st.st_size / (int64) sizeof(OwedCode);
