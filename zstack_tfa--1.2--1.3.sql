@@ -69,6 +69,14 @@ WITH login AS (
 	WHERE e.kind::text IN ('login', 'recovery_login')
 		AND (e.kind::text = 'login' OR e.outcome = 'success')
 	GROUP BY 1
+), sec AS (
+	-- the secrets in one pass: by status, key and whether locked now
+	SELECT s.status,
+		CASE WHEN s.secret LIKE 'zt1:%' THEN split_part(s.secret, ':', 2) ELSE 'plain' END AS key_id,
+		count(*) AS n,
+		count(*) FILTER (WHERE s.locked_until > now()) AS locked
+	FROM zstack_tfa.secret s
+	GROUP BY 1, 2
 ), recorder AS (
 	SELECT * FROM zstack_tfa.recorder_state()
 )
@@ -79,17 +87,16 @@ LEFT JOIN login l ON l.result = r.result
 UNION ALL
 SELECT 'lockouts', '', coalesce((SELECT sum(lockouts) FROM login), 0)::bigint
 UNION ALL
-SELECT 'locked_now', '', count(*) FROM zstack_tfa.secret WHERE locked_until > now()
+SELECT 'locked_now', '', coalesce((SELECT sum(locked) FROM sec), 0)::bigint
 UNION ALL
-SELECT 'secrets', st.status::text, count(s.uuid)
+SELECT 'secrets', st.status::text, coalesce(sum(sec.n), 0)::bigint
 FROM unnest(enum_range(NULL::zstack_tfa.secret_status)) st(status)
-LEFT JOIN zstack_tfa.secret s ON s.status = st.status
+LEFT JOIN sec ON sec.status = st.status
 GROUP BY st.status
 UNION ALL
-SELECT 'secrets_by_key', k.key_id, count(*)
-FROM (SELECT CASE WHEN secret LIKE 'zt1:%' THEN split_part(secret, ':', 2) ELSE 'plain' END AS key_id
-	FROM zstack_tfa.secret) k
-GROUP BY k.key_id
+SELECT 'secrets_by_key', sec.key_id, sum(sec.n)::bigint
+FROM sec
+GROUP BY sec.key_id
 UNION ALL
 SELECT 'sessions_live', '', count(*) FROM zstack_tfa.session WHERE expired_date > now()
 UNION ALL

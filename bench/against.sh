@@ -137,6 +137,12 @@ for v in old new; do
 		|| ', other outcomes ' || count(*) FILTER (WHERE outcome NOT IN ('success', 'wrong_code'))
 		FROM zstack_tfa.auth_event WHERE kind = 'login'"
 done
+if [ -n "${SCRAPE_SECONDS:-}" ]; then
+	# what one scrape costs on the new build, with this run's audit rows
+	PGHOST=${HOST[new]} psql -X -q -c '\timing on' -c 'SELECT * FROM zstack_tfa.metrics' -c 'SELECT * FROM zstack_tfa.metrics' \
+		-c 'SELECT * FROM zstack_tfa.metrics' -c "SELECT count(*) AS audit_rows FROM zstack_tfa.auth_event" |
+		awk '/^Time:/ { t[++n] = $2 } /^ *[0-9]+$/ { rows = $1 } END { printf "one scrape of zstack_tfa.metrics (%d audit rows): %s / %s / %s ms\n", rows, t[1], t[2], t[3] }'
+fi
 ms() { awk -v t="$1" -v c="$2" 'BEGIN { printf "%.2f", 1000 * c / t }'; }
 echo
 echo "| workload | measure | value | bar | met |"
