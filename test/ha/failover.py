@@ -14,6 +14,7 @@ there, sessions handed out still work, secrets decrypt, replicas answer as
 the primary does.  Prints TAP-like lines, the figures of each round, and
 "N passed, N failed"; exits 1 on any failure.
 """
+import contextlib
 import json
 import os
 import random
@@ -276,7 +277,7 @@ def healthy(sync):
     if len(repl) != 2 or any(m.get("state") not in ("running", "streaming") for m in repl):
         return False
     try:
-        with su(PORT[leader()]) as c:
+        with closing_su(PORT[leader()], "postgres") as c:
             rows = q(c, "SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'")
     except Exception:
         return False
@@ -296,6 +297,16 @@ def su(port, db=DB, timeout=2):
                          connect_timeout=timeout)
     c.autocommit = True
     return c
+
+
+@contextlib.contextmanager
+def closing_su(port, db=DB):
+    """A superuser connection for a with block (psycopg2's own would open a transaction)."""
+    c = su(port, db)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def q(c, sql, args=None):
@@ -358,7 +369,9 @@ class Client:
             if self.conn is None or self.conn.closed:
                 self.conn = psycopg2.connect(self.path.dsn)
                 self.conn.autocommit = True
+            t1 = time.time()
             v = q1(self.conn, sql, args)
+            self.exec_seconds = time.time() - t1
         except psycopg2.Error as e:
             self.path.record(t, False, "error")
             try:
@@ -368,6 +381,8 @@ class Client:
                 pass
             self.conn = None
             self.last_error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            # a client retries after 0.2 s
+            time.sleep(0.2)
             return None
         return v
 
@@ -379,10 +394,15 @@ class Client:
                 pass
 
 
+def J(v):
+    """A json value as psycopg2 returns it (already parsed) or as text."""
+    return json.loads(v) if isinstance(v, str) else v
+
+
 def reply_code(v):
     """The ZStack error code of a JSON reply, or None for a success."""
     if isinstance(v, str):
-        v = json.loads(v)
+        v = J(v)
     return v.get("error", {}).get("code") if isinstance(v, dict) else "?"
 
 
@@ -425,7 +445,7 @@ def login_worker(rnd, users, secrets, path):
                 last[u] = s
                 with rnd.lock:
                     rnd.accepted.append((u, s, code, t, path.name))
-                    rnd.sessions.append((json.loads(v)["inventory"]["uuid"], u, t))
+                    rnd.sessions.append((J(v)["inventory"]["uuid"], u, t))
             elif err == "SYS.1006":
                 # a replica answered (pgbouncer before it followed the leader)
                 path.record(t, False, "read-only")
@@ -437,10 +457,10 @@ def login_worker(rnd, users, secrets, path):
                 last[u] = s
             # the session just handed out, used at once
             if err is None:
-                sess = json.loads(v)["inventory"]["uuid"]
+                sess = J(v)["inventory"]["uuid"]
                 w = cl.call("SELECT zstack_tfa.validate_session(%s)", (sess,))
                 if w is not None:
-                    path.record(time.time(), json.loads(w).get("valid") is True, "validate")
+                    path.record(time.time(), J(w).get("valid") is True, "validate")
         if not did:
             time.sleep(0.2)
     cl.close()
@@ -459,19 +479,18 @@ def wrong_worker(rnd, users, secrets, path, pause):
                 time.sleep(pause)
             continue
         code = wrong_code(secrets[u])
-        t1 = time.time()
         v = cl.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                     (u, "pw-" + u, "twofatoken::" + code))
         t = time.time()
         with rnd.lock:
-            if v is not None and t - t1 > 4.5:
+            if v is not None and cl.exec_seconds > 4.5:
                 # answered after the caller's 5 s wait for the recorder's commit
                 rnd.wrong_slow += 1
             if v is None:
                 rnd.wrong_ambiguous[u] = rnd.wrong_ambiguous.get(u, 0) + 1
             elif reply_code(v) == "ID.2002":
                 path.record(t, True, "wrong code")
-                if "locked after" not in json.loads(v)["error"].get("details", ""):
+                if "locked after" not in J(v)["error"].get("details", ""):
                     rnd.wrong_acked[u] = rnd.wrong_acked.get(u, 0) + 1
             else:
                 path.record(t, False, "wrong code: " + str(reply_code(v)))
@@ -494,7 +513,7 @@ def avail_worker(rnd, user, secret, path):
             if v is not None:
                 last = s
                 if reply_code(v) is None:
-                    sess = json.loads(v)["inventory"]["uuid"]
+                    sess = J(v)["inventory"]["uuid"]
                     path.record(time.time(), True, "write")
             time.sleep(0.2)
             continue
@@ -538,19 +557,19 @@ def enrol(c, names):
     secrets = {}
     for n in names:
         q(c, "SELECT zstack_tfa.create_account(%s, %s)", (n, "pw-" + n))
-        v = json.loads(q1(c, "SELECT zstack_tfa.get_two_factor_authentication_secret(%s, %s)", (n, "pw-" + n)))
+        v = J(q1(c, "SELECT zstack_tfa.get_two_factor_authentication_secret(%s, %s)", (n, "pw-" + n)))
         secrets[n] = v["inventory"]["secret"]
     return secrets
 
 
 def admin_session(port):
-    with su(port) as c:
+    with closing_su(port) as c:
         sec = ADMIN_SECRET
         for _ in range(3):
             s = max(now_step(), ADMIN_STEP[0] + 1)
             while s > now_step() + 1:
                 time.sleep(1)
-            v = json.loads(q1(c, "SELECT zstack_tfa.log_in_by_account('admin', %s, ARRAY[%s])",
+            v = J(q1(c, "SELECT zstack_tfa.log_in_by_account('admin', %s, ARRAY[%s])",
                               (ADMINPW, "twofatoken::" + totp(sec, s))))
             ADMIN_STEP[0] = s
             if "inventory" in v:
@@ -566,7 +585,7 @@ def stall_walreceivers(ports, sig):
     pids = []
     for p in ports:
         try:
-            with su(p, "postgres") as c:
+            with closing_su(p, "postgres") as c:
                 pids += [r[0] for r in q(c, "SELECT pid FROM pg_stat_wal_receiver")]
         except Exception:
             pass
@@ -599,7 +618,7 @@ def run_round(rnd, old):
     counters = [prefix + "w%d" % i for i in range(6)]
     locked, almost = prefix + "locked", prefix + "almost"
     avail = [prefix + "avail0", prefix + "avail1"]
-    with su(PORT[old]) as c:
+    with closing_su(PORT[old]) as c:
         secrets = enrol(c, login_users + counters + [locked, almost] + avail)
     # the locked account: MAX_FAILED wrong codes; the almost locked one: one fewer
     setup = Client(rnd.paths[1])
@@ -608,7 +627,7 @@ def run_round(rnd, old):
             v = setup.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                            (u, "pw-" + u, "twofatoken::" + wrong_code(secrets[u])))
             assert reply_code(v) == "ID.2002", v
-    with su(PORT[old]) as c:
+    with closing_su(PORT[old]) as c:
         st = dict(q(c, "SELECT a.name, s.failed_attempts FROM zstack_tfa.secret s JOIN zstack_tfa.account a"
                        " ON a.uuid = s.user_uuid WHERE a.name IN (%s, %s)", (locked, almost)))
     check(st == {locked: MAX_FAILED, almost: MAX_FAILED - 1},
@@ -639,7 +658,7 @@ def run_round(rnd, old):
     alm = Client(rnd.paths[1])
     v = alm.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                  (almost, "pw-" + almost, "twofatoken::" + wrong_code(secrets[almost])))
-    almost_answered = v is not None and "locked" in json.loads(v)["error"].get("details", "")
+    almost_answered = v is not None and "locked" in J(v)["error"].get("details", "")
     if not rnd.stall or rnd.sync is False:
         check(almost_answered, "round %d: the last wrong code of %s answered as a lockout" % (rnd.no, almost),
               str(v) if v is not None else getattr(alm, "last_error", ""))
@@ -648,7 +667,9 @@ def run_round(rnd, old):
         kill_node(old)
         log("killed %s (Patroni, postmaster and children, kill -9)" % old)
     else:
-        r = patronictl("switchover", "--leader", old, "--candidate", others[0], "--force", "zt_ha")
+        # Patroni switches over to the synchronous standby only
+        cand = [m["name"] for m in members() if m.get("role") == "sync_standby"]
+        r = patronictl("switchover", "--leader", old, "--candidate", cand[0], "--force", "zt_ha")
         log("patronictl switchover: %s" % (r.stdout.strip().splitlines()[-1:] or r.stderr.strip()))
     if stalled:
         time.sleep(0.5)
@@ -731,7 +752,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
         # a right code is refused: locked
         v = direct.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                         (u, "pw-" + u, "twofatoken::" + totp(secrets[u], now_step())))
-        if v is None or reply_code(v) != "ID.2002" or "locked" not in json.loads(v)["error"]["details"]:
+        if v is None or reply_code(v) != "ID.2002" or "locked" not in J(v)["error"]["details"]:
             lockouts_lost += 1
     fig["wrong-code counts lost"] = lost_counts
     fig["lockouts lost"] = lockouts_lost
@@ -741,7 +762,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
         if t > t0:
             continue
         v = direct.call("SELECT zstack_tfa.validate_session(%s)", (sess,))
-        if v is None or json.loads(v).get("valid") is not True:
+        if v is None or J(v).get("valid") is not True:
             dead += 1
     fig["sessions handed out before"] = sum(1 for s in rnd.sessions if s[2] <= t0)
     fig["sessions lost"] = dead
@@ -749,7 +770,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     failed_calls = {}
     for p in rnd.paths:
         failed_calls[p.name] = sum(1 for t, ok, k in p.calls if not ok and t >= t0 - 5)
-    fig["failed API calls (pgbouncer, multi-host URL)"] = "%d, %d" % (failed_calls["pgbouncer"],
+    fig["failed API calls (pgbouncer, multi-host URL; 4 clients each, retrying after 0.2 s)"] = "%d, %d" % (failed_calls["pgbouncer"],
                                                                    failed_calls["multi-host URL"])
     fig["of them refused read-only by a replica"] = rnd.readonly_refusals
     last_old = max([t for t, n, prim in rnd.probe if n == old and prim and t <= t0 + 60] + [t0])
@@ -771,7 +792,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                         (u, "pw-" + u, "twofatoken::" + totp(secrets[u], s)))
         if v is not None and reply_code(v) is None:
             fresh_ok += 1
-    rows = json.loads(q1(c, "SELECT zstack_tfa.query_two_factor_authentication_json(%s, %s)",
+    rows = J(q1(c, "SELECT zstack_tfa.query_two_factor_authentication_json(%s, %s)",
                          (admin, ["uuid!=null"])))
     by_user = {r["userUuid"]: r["secret"] for r in rows.get("inventories", [])}
     names = dict(q(c, "SELECT uuid::text, name FROM zstack_tfa.account WHERE name LIKE %s", ("r%d\\_%%" % R,)))
@@ -788,7 +809,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     ro_ok = 0
     for n in repl:
         try:
-            with su(PORT[n]) as rc:
+            with closing_su(PORT[n]) as rc:
                 wait(lambda: q1(rc, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)), 30, "replay")
                 b = q1(rc, "SELECT zstack_tfa.query_two_factor_authentication_json(%s, %s, sort => '+createDate')",
                        (admin, ["uuid!=null"]))
@@ -839,16 +860,16 @@ def main():
     wait(lambda: healthy(True), 120, "three nodes, one synchronous standby")
     first = leader()
     log("cluster up: leader %s; %s" % (first, patronictl("list").stdout.strip().splitlines()[-4:]))
-    with su(PORT[first], "postgres") as c:
+    with closing_su(PORT[first], "postgres") as c:
         q(c, "CREATE DATABASE zstack")
-    with su(PORT[first]) as c:
+    with closing_su(PORT[first]) as c:
         q(c, "CREATE EXTENSION zstack_tfa")
     psql_file(PORT[first], os.path.join(ROOT, "scripts", "sample.sql"))
-    with su(PORT[first]) as c:
+    with closing_su(PORT[first]) as c:
         q(c, grant_block())
         q(c, "ALTER ROLE zstack_mgmt PASSWORD %s", (MGMTPW,))
         q(c, "SET client_min_messages = warning")
-        ADMIN_SECRET = json.loads(q1(c, "SELECT zstack_tfa.get_two_factor_authentication_secret('admin', %s)",
+        ADMIN_SECRET = J(q1(c, "SELECT zstack_tfa.get_two_factor_authentication_secret('admin', %s)",
                                      (ADMINPW,)))["inventory"]["secret"]
         check(q1(c, "SELECT count(*) FROM zstack_tfa.secret WHERE secret NOT LIKE 'zt1:%%'") == 0,
               "sample loaded on the primary (%s); every secret encrypted under the nodes' key file"
