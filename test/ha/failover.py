@@ -421,6 +421,7 @@ class Round:
         self.avail_sessions_lost = 0
         self.wrong_slow = 0
         self.wrong_slow_by = {}
+        self.local_accepted = []
         self.lock = threading.Lock()
 
 
@@ -464,6 +465,28 @@ def login_worker(rnd, users, secrets, path):
                     path.record(time.time(), J(w).get("valid") is True, "validate")
         if not did:
             time.sleep(0.2)
+    cl.close()
+
+
+def burst_login(rnd, user, secret, path, sync_commit=None):
+    """One login while replication stalls (its code the next step's, valid the longest)."""
+    cl = Client(path)
+    if sync_commit:
+        cl.conn = psycopg2.connect(path.dsn)
+        cl.conn.autocommit = True
+        q(cl.conn, "SET synchronous_commit = " + sync_commit)
+    s = now_step() + 1
+    code = totp(secret, s)
+    v = cl.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
+                (user, "pw-" + user, "twofatoken::" + code))
+    t = time.time()
+    if v is not None and reply_code(v) is None:
+        path.record(t, True, "login")
+        with rnd.lock:
+            rnd.accepted.append((user, s, code, t, path.name))
+            rnd.sessions.append((J(v)["inventory"]["uuid"], user, t))
+            if sync_commit:
+                rnd.local_accepted.append((user, s, code, t))
     cl.close()
 
 
@@ -617,8 +640,10 @@ def run_round(rnd, old):
     counters = [prefix + "w%d" % i for i in range(6)]
     locked, almost = prefix + "locked", prefix + "almost"
     avail = [prefix + "avail0", prefix + "avail1"]
+    burst = [prefix + "b%d" % i for i in range(8)]
+    local = prefix + "local"
     with closing_su(PORT[old]) as c:
-        secrets = enrol(c, login_users + counters + [locked, almost] + avail)
+        secrets = enrol(c, login_users + counters + [locked, almost] + avail + burst + [local])
     # the locked account: MAX_FAILED wrong codes; the almost locked one: one fewer
     setup = Client(rnd.paths[1])
     for u, n in ((locked, MAX_FAILED), (almost, MAX_FAILED - 1)):
@@ -652,6 +677,13 @@ def run_round(rnd, old):
     if rnd.stall:
         stalled = stall_walsenders(PORT[old])
         log("WAL senders %s of %s stopped" % (stalled, old))
+        # logins while replication stalls, and one of a client that set synchronous_commit = local
+        for k, u in enumerate(burst):
+            threads.append(threading.Thread(target=burst_login, args=(rnd, u, secrets[u], rnd.paths[k % 2])))
+            threads[-1].start()
+        threads.append(threading.Thread(target=burst_login,
+                                        args=(rnd, local, secrets[local], rnd.paths[1], "local")))
+        threads[-1].start()
         time.sleep(rnd.stall)
     # the last wrong code of the almost locked account, answered just before the primary goes
     alm = Client(rnd.paths[1])
@@ -702,30 +734,44 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     fig = {}
     t0 = rnd.t_action
     c = su(PORT[new])
-    admin = admin_session(PORT[new])
     state = {r[0]: r[1:] for r in q(
         c, "SELECT a.name, s.last_accepted_step, s.failed_attempts, s.locked_until > now(),"
            " s.secret LIKE 'zt1:%%' FROM zstack_tfa.secret s JOIN zstack_tfa.account a ON a.uuid = s.user_uuid"
            " WHERE a.name LIKE %s", ("r%d\\_%%" % R,))}
-    before = [a for a in rnd.accepted if a[3] <= t0]
+    local_user = "r%d_local" % R
+    before_all = [a for a in rnd.accepted if a[3] <= t0]
+    # the client that set synchronous_commit = local is counted apart
+    before = [a for a in before_all if a[0] != local_user]
     # 1. replay: the new primary's last accepted step covers every code accepted before
     reopened = [a for a in before if (state[a[0]][0] or -1) < a[1]]
     # and each user's last code accepted before, sent again while still in its window
     direct = Client(rnd.paths[1])
     tried = replayed = 0
     last_by_user = {}
-    for a in before:
+    for a in before_all:
         last_by_user[a[0]] = a
+    local_replayed = 0
     for u, (_, s, code, _, _) in sorted(last_by_user.items()):
         if s >= now_step() - 1:
-            tried += 1
+            tried += (u != local_user)
             v = direct.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                             (u, "pw-" + u, "twofatoken::" + code))
             if v is not None and reply_code(v) is None:
-                replayed += 1
+                if u == local_user:
+                    local_replayed += 1
+                else:
+                    replayed += 1
+    admin = admin_session(PORT[new])
     fig["accepted before"] = len(before)
+    if rnd.stall:
+        fig["of them while replication stalled"] = sum(1 for a in before if a[0].startswith("r%d_b" % R)
+                                                      or a[0].startswith("r%d_local" % R))
     fig["reopened codes (step not on the new primary)"] = len(reopened)
     fig["replayed codes (sent again in their window, accepted)"] = "%d of %d" % (replayed, tried)
+    if rnd.stall and rnd.sync:
+        fig["codes accepted under synchronous_commit = local, reopened (accepted again)"] = "%d of %d (%d)" % (
+            sum(1 for a in rnd.local_accepted if (state[a[0]][0] or -1) < a[1]), len(rnd.local_accepted),
+            local_replayed)
     # 2. wrong-code counts and lockouts
     lost_counts = lost_slow = 0
     for u in counters:
@@ -742,28 +788,31 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     fig["wrong codes answered after the recorder's 5 s wait"] = rnd.wrong_slow
     lockouts_lost = 0
     for u in (locked, almost):
+        lost = False
         if u == almost and not almost_answered:
-            fig["almost locked account locked after (its last code answered after the 5 s wait)"] = state[u][2]
+            fig["lockout of the almost locked account, whose last wrong code was answered after the 5 s wait, kept"] = \
+                "yes" if state[u][2] else "no"
             continue
         if not state[u][2]:
-            lockouts_lost += 1
+            lost = True
         # a right code is refused: locked
         v = direct.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                         (u, "pw-" + u, "twofatoken::" + totp(secrets[u], now_step())))
         if v is None or reply_code(v) != "ID.2002" or "locked" not in J(v)["error"]["details"]:
-            lockouts_lost += 1
+            lost = True
+        lockouts_lost += lost
     fig["wrong-code counts lost"] = lost_counts
     fig["wrong codes answered after the 5 s wait, then lost"] = lost_slow
     fig["lockouts lost"] = lockouts_lost
     # 3. sessions handed out before the action still work
     dead = 0
     for sess, u, t in rnd.sessions:
-        if t > t0:
+        if t > t0 or u == local_user:
             continue
         v = direct.call("SELECT zstack_tfa.validate_session(%s)", (sess,))
         if v is None or J(v).get("valid") is not True:
             dead += 1
-    fig["sessions handed out before"] = sum(1 for s in rnd.sessions if s[2] <= t0)
+    fig["sessions handed out before"] = sum(1 for s in rnd.sessions if s[2] <= t0 and s[1] != local_user)
     fig["sessions lost"] = dead
     # 4. failed calls and time without a primary
     failed_calls = {}
@@ -773,7 +822,8 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                                                                    failed_calls["multi-host URL"])
     fig["of them refused read-only by a replica"] = rnd.readonly_refusals
     def longest_gap(times):
-        times = sorted(t for t in times if t >= t0 - 2)
+        start = max([t for t in times if t <= t0] + [t0])
+        times = sorted(t for t in times if t >= start)
         return max([b - a for a, b in zip(times, times[1:])] + [0.0])
     fig["seconds without a primary (probe every 0.3 s)"] = "%.1f" % longest_gap(
         [t for t, n, prim in rnd.probe if prim])
