@@ -690,6 +690,8 @@ def run_round(rnd, old):
     v = alm.call("SELECT zstack_tfa.log_in_by_account(%s, %s, ARRAY[%s])",
                  (almost, "pw-" + almost, "twofatoken::" + wrong_code(secrets[almost])))
     almost_answered = v is not None and "locked" in J(v)["error"].get("details", "")
+    rnd.almost_reply = ("no answer" if v is None else "%s after %.1f s" % (
+        "a lockout" if almost_answered else "a wrong code (no lockout)", alm.exec_seconds))
     if not (rnd.stall and rnd.sync):
         check(almost_answered, "round %d: the last wrong code of %s answered as a lockout" % (rnd.no, almost),
               str(v) if v is not None else getattr(alm, "last_error", ""))
@@ -790,8 +792,8 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     for u in (locked, almost):
         lost = False
         if u == almost and not almost_answered:
-            fig["lockout of the almost locked account, whose last wrong code was answered after the 5 s wait, kept"] = \
-                "yes" if state[u][2] else "no"
+            fig["the almost locked account's last wrong code: answered as"] = rnd.almost_reply
+            fig["  its lockout on the new primary"] = "kept" if state[u][2] else "lost"
             continue
         if not state[u][2]:
             lost = True
