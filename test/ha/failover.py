@@ -659,15 +659,15 @@ def run_round(rnd, old):
           str(st))
     admin = admin_session(PORT[old])
 
-    threads = [threading.Thread(target=probe_worker, args=(rnd,))]
+    threads = [threading.Thread(daemon=True, target=probe_worker, args=(rnd,))]
     for k in range(2):
-        threads.append(threading.Thread(target=avail_worker, args=(rnd, avail[k], secrets[avail[k]], rnd.paths[k])))
+        threads.append(threading.Thread(daemon=True, target=avail_worker, args=(rnd, avail[k], secrets[avail[k]], rnd.paths[k])))
     for k in range(4):
         users = login_users[k::4]
-        threads.append(threading.Thread(target=login_worker, args=(rnd, users, secrets, rnd.paths[k % 2])))
-    threads.append(threading.Thread(target=wrong_worker,
+        threads.append(threading.Thread(daemon=True, target=login_worker, args=(rnd, users, secrets, rnd.paths[k % 2])))
+    threads.append(threading.Thread(daemon=True, target=wrong_worker,
                                     args=(rnd, counters[:3] + [locked], secrets, rnd.paths[0], 0.7)))
-    threads.append(threading.Thread(target=wrong_worker,
+    threads.append(threading.Thread(daemon=True, target=wrong_worker,
                                     args=(rnd, counters[3:], secrets, rnd.paths[1], 0.7)))
     for t in threads:
         t.start()
@@ -679,9 +679,9 @@ def run_round(rnd, old):
         log("WAL senders %s of %s stopped" % (stalled, old))
         # logins while replication stalls, and one of a client that set synchronous_commit = local
         for k, u in enumerate(burst):
-            threads.append(threading.Thread(target=burst_login, args=(rnd, u, secrets[u], rnd.paths[k % 2])))
+            threads.append(threading.Thread(daemon=True, target=burst_login, args=(rnd, u, secrets[u], rnd.paths[k % 2])))
             threads[-1].start()
-        threads.append(threading.Thread(target=burst_login,
+        threads.append(threading.Thread(daemon=True, target=burst_login,
                                         args=(rnd, local, secrets[local], rnd.paths[1], "local")))
         threads[-1].start()
         time.sleep(rnd.stall)
@@ -940,7 +940,11 @@ def main():
             break
         cur = leader()
         rnd = Round(no, action, sync, stall)
-        new = run_round(rnd, cur)
+        try:
+            new = run_round(rnd, cur)
+        finally:
+            # no client of a round outlives it, even when the round broke off
+            rnd.stop.set()
         if action == "kill":
             start_node(cur)   # the old primary comes back as a replica (pg_rewind)
             log("restarted %s" % cur)
