@@ -848,6 +848,33 @@ ReleaseOnSubAbort(SubXactEvent event, SubTransactionId mySubid,
 	LetGoOfSlot();
 }
 
+/*
+ * Set by zt_commit_durably(): this transaction marked a TOTP step as used
+ * or spent a recovery code.
+ */
+static bool durable_commit = false;
+
+/*
+ * Such a transaction commits with at least synchronous_commit = on, whatever
+ * the caller (or ALTER ROLE ... SET) chose: a step that only the primary had
+ * when it answered would be accepted again by a standby promoted after it
+ * (test/ha/run.sh).  Set at the commit itself, since a function's SET
+ * clauses and GUC levels end before it, and for that transaction only (its
+ * end restores the caller's value, as for SET LOCAL).
+ */
+static void
+DurableCommit(XactEvent event, void *arg)
+{
+	if (!durable_commit)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT && synchronous_commit < SYNCHRONOUS_COMMIT_REMOTE_FLUSH)
+		(void) set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
+		event == XACT_EVENT_ABORT)
+		durable_commit = false;
+}
+
 static void
 RegisterCallbacks(void)
 {
@@ -856,8 +883,20 @@ RegisterCallbacks(void)
 	if (registered)
 		return;
 	RegisterXactCallback(ReleaseOnAbort, NULL);
+	RegisterXactCallback(DurableCommit, NULL);
 	RegisterSubXactCallback(ReleaseOnSubAbort, NULL);
 	registered = true;
+}
+
+/*
+ * This transaction has marked a TOTP step as used or spent a recovery code:
+ * it commits only once a synchronous standby has it (DurableCommit).
+ */
+void
+zt_commit_durably(void)
+{
+	RegisterCallbacks();
+	durable_commit = true;
 }
 
 /*

@@ -192,6 +192,7 @@ zt_recovery_log_in(const Principal *p, const char *secret_uuid, ZtRecoveryCheck 
 									  2, types),
 						 values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "secret update failed");
+	zt_commit_durably();
 	zt_audit_secret("recovery_login", "success", NULL, p, secret_uuid, -1);
 	return true;
 }

@@ -363,6 +363,7 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 									  3, types),
 						 values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "secret update failed");
+	zt_commit_durably();
 	zt_audit_secret("login", "success", NULL, p, secret_uuid, matched);
 	return true;
 }
