@@ -653,7 +653,10 @@ AttachRecorder(void)
 	if (fscanf(f, "%u", &handle) != 1)
 		handle = 0;
 	FreeFile(f);
-	if (handle == 0 || (seg = dsm_attach(handle)) == NULL)
+	if (handle == 0)
+		return false;
+	seg = dsm_attach(handle);
+	if (seg == NULL)
 		return false;
 	dsm_pin_mapping(seg);
 	recorder_seg = seg;
