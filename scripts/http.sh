@@ -35,7 +35,10 @@ zt_start_http_stack() {
 	: "${ZT_POSTGREST:?zt_install_http_deps must run first}"
 	ZT_HTTP_DIR=$(mktemp -d /tmp/zstack_tfa_http.XXXXXX)
 	chmod 755 "$ZT_HTTP_DIR"
-	pgrst_port=$(zt_free_port 39300)
+	# PostgREST's (behind nginx) from a random place in its range, so that
+	# runs side by side (another tree's, or 17's in its chroot, which shares
+	# this network) seldom take the same free port between look and bind
+	pgrst_port=$(zt_free_port $((39300 + RANDOM % 500)))
 	nginx_port=$(zt_free_port 38300)
 	sed -e "s|^db-uri = .*|db-uri = \"postgres://zstack_authenticator@/$db?host=$PGHOST\&port=$PGPORT\"|" \
 		-e "s|^server-port = .*|server-port = $pgrst_port|" \
@@ -74,6 +77,8 @@ CONF
 	done
 	echo "the HTTP stack did not come up"
 	tail -n 5 "$ZT_HTTP_DIR/postgrest.log" "$ZT_HTTP_DIR/nginx/error.log"
+	# nginx and PostgREST do not outlive a start that failed
+	ZT_KEEP=0 zt_stop_http_stack
 	return 1
 }
 
