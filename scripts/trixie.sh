@@ -2,8 +2,8 @@
 # PostgreSQL 17 for the test and demo scripts: Debian trixie's own packages
 # (postgresql-17 17.x), whose binaries need trixie's libc, in a
 # `debootstrap --variant=minbase trixie` chroot kept in
-# $ZT_PG_CACHE/trixie-root (outside the work tree; about 6 minutes and
-# 2.5 GB the first time) and reused by later runs.  The work tree is
+# $ZT_PG_CACHE/trixie-root (outside the work tree; about 7 minutes and
+# 2.6 GB the first time) and reused by later runs.  The work tree is
 # bind-mounted at its own path, so a command run inside sees the same files.
 #
 #   bash scripts/trixie.sh CMD...     run CMD in the work tree, in the chroot;
@@ -73,7 +73,7 @@ zt_trixie_exec() {
 zt_trixie_ensure() {
 	local r=$ZT_TRIXIE_ROOT mirror start=$SECONDS
 	if [ ! -f "$r/.complete" ]; then
-		echo "== making the trixie chroot for PostgreSQL 17 in $r (once, about 6 minutes)" >&2
+		echo "== making the trixie chroot for PostgreSQL 17 in $r (once, about 7 minutes)" >&2
 		zt_trixie_umount || { echo "$r: cannot unmount what is mounted there" >&2; return 1; }
 		rm -rf "$r"
 		zt_install_packages debootstrap debian-archive-keyring || return 1
