@@ -7,6 +7,8 @@
 # the rounds of new/old within a round, so a slow phase of the VM hits both.
 #   bash bench/against.sh [REF]      # BENCH_SECONDS=5, RUNS=5
 #   WORKLOADS=right bash bench/against.sh   # only some of the workloads
+#   SCRAPE_SECONDS=1 ...   # while the new build is measured, read its
+#                          # zstack_tfa.metrics every second (bench/metrics.sh)
 # Workloads (pgbench, prepared statements): a 2FA login with the right code
 # and one with a wrong code (2 clients each, every login a first use of its
 # step, as workload 6 of run.sh), and the one-uuid query of workload 1.
@@ -90,8 +92,15 @@ declare -A CLIENTS=([right]=2 [wrong]=2 [uuid]=1)
 
 # run NAME VERSION SECONDS: one pgbench run; prints its TPS
 run() {
+	local scraper=""
+	if [ -n "${SCRAPE_SECONDS:-}" ] && [ "$2" = new ]; then
+		# an exporter's scrape, more often than any would
+		(while :; do PGHOST=${HOST[$2]} psql -X -q -o /dev/null -c 'SELECT * FROM zstack_tfa.metrics'; sleep "$SCRAPE_SECONDS"; done) &
+		scraper=$!
+	fi
 	PGHOST=${HOST[$2]} PGOPTIONS="-c zstack_tfa.max_failed_attempts=1000" \
 		pgbench -n -M prepared -c "${CLIENTS[$1]}" -j "${CLIENTS[$1]}" -T "$3" -f "$WORK/$1.sql" postgres >"$WORK/pgbench.out" 2>&1
+	[ -n "$scraper" ] && { kill "$scraper"; wait "$scraper"; } 2>/dev/null
 	grep -q aborted "$WORK/pgbench.out" && { echo "  !! $1 on $2 aborted: $(grep -m1 ERROR "$WORK/pgbench.out")" >&2; }
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.out"
 }
@@ -128,6 +137,12 @@ for v in old new; do
 		|| ', other outcomes ' || count(*) FILTER (WHERE outcome NOT IN ('success', 'wrong_code'))
 		FROM zstack_tfa.auth_event WHERE kind = 'login'"
 done
+if [ -n "${SCRAPE_SECONDS:-}" ]; then
+	# what one scrape costs on the new build, with this run's audit rows
+	PGHOST=${HOST[new]} psql -X -q -c '\timing on' -c 'SELECT * FROM zstack_tfa.metrics' -c 'SELECT * FROM zstack_tfa.metrics' \
+		-c 'SELECT * FROM zstack_tfa.metrics' -c "SELECT count(*) AS audit_rows FROM zstack_tfa.auth_event" |
+		awk '/^Time:/ { t[++n] = $2 } /^ *[0-9]+$/ { rows = $1 } END { printf "one scrape of zstack_tfa.metrics (%d audit rows): %s / %s / %s ms\n", rows, t[1], t[2], t[3] }'
+fi
 ms() { awk -v t="$1" -v c="$2" 'BEGIN { printf "%.2f", 1000 * c / t }'; }
 echo
 echo "| workload | measure | value | bar | met |"

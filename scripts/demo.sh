@@ -37,15 +37,15 @@ echo "== throwaway cluster at $ZT_CLUSTER"
 
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -f scripts/sample.sql
 
-psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
+session_file=$(mktemp /tmp/zstack_tfa_demo_session.XXXXXX)
+psql -X -v ON_ERROR_STOP=1 -v session_file="$session_file" -f scripts/demo.sql
+session=$(cat "$session_file"); rm -f "$session_file"
 
 if [ "$http" = 1 ]; then
 	zt_install_http_deps
 	psql -X -q -v ON_ERROR_STOP=1 -f postgrest/api.sql >/dev/null 2>&1
 	zt_start_http_stack postgres
 	[ "$keep" = 1 ] || trap 'zt_stop_http_stack; zt_stop_cluster' EXIT
-	session=$(psql -X -At -c "SELECT s.uuid FROM zstack_tfa.session s JOIN zstack_tfa.account a
-		ON a.uuid = s.account_uuid WHERE a.name = 'admin' ORDER BY s.create_date DESC LIMIT 1")
 	run() { echo "\$ $(printf '%q ' "$@")"; "$@"; echo; echo; }
 	echo
 	echo "== over HTTP: nginx $ZT_HTTP -> PostgREST -> zstack_tfa"

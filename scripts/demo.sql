@@ -22,6 +22,12 @@ SELECT zstack_tfa.totp(:'reply'::json->'inventory'->>'secret') AS code \gset
 SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password', ARRAY['twofatoken::' || :'code']) AS login \gset
 SELECT :'login';
 SELECT :'login'::json->'inventory'->>'uuid' AS admin_session \gset
+-- demo.sh's HTTP part uses this session (the table keeps only a hash of it)
+\if :{?session_file}
+\o :session_file
+\qecho :admin_session
+\o
+\endif
 
 \echo '\n== the same code again is refused: replay protection'
 SELECT zstack_tfa.log_in_by_account('admin', 'demo-admin-password', ARRAY['twofatoken::' || :'code']);

@@ -24,7 +24,7 @@ for a in "$@"; do case "$a" in --pg|--pg=*) plain=0 ;; esac; done
 zt_parse_pg_arg "$@" || exit 2
 [ ${#ZT_ARGS[@]} -eq 0 ] || { echo "usage: $0 [--pg 15|17|18]" >&2; exit 2; }
 
-ALL_STAGES="unit regress tap e2e jdbc fuzz lint_valgrind"
+ALL_STAGES="unit regress tap e2e jdbc pooled fuzz lint_valgrind"
 passed=0
 failed=0
 stage_start=$SECONDS
@@ -108,6 +108,10 @@ stage_e2e() { run_tap_script e2e test/e2e/http.sh; }
 # 5. management code in Java: pgjdbc on a cluster of its own, after every
 # GRANT block of README's "Security" section is run as printed
 stage_jdbc() { run_tap_script jdbc test/jdbc/run.sh; }
+
+# 5b. behind pgbouncer in transaction pooling mode, with concurrent clients
+# of different settings, then prometheus-postgres-exporter scraped with curl
+stage_pooled() { run_tap_script pooled test/pooled/run.sh; }
 
 # 6. fuzzing: every parser target, 10 s each after replaying kept crashes
 stage_fuzz() {
@@ -256,7 +260,7 @@ fi
 echo "== packages: $SECONDS s"
 if [ "$plain" = 1 ]; then
 	ZT_PG_MAJOR=15; zt_pg_paths
-	suite start_pg18 start_lint_valgrind unit regress tap e2e jdbc fuzz finish_lint_valgrind package
+	suite start_pg18 start_lint_valgrind unit regress tap e2e jdbc fuzz pooled finish_lint_valgrind package
 	finish_background_major
 	ZT_PG_MAJOR=17; stage_start=$SECONDS
 	stage_compile17

@@ -25,6 +25,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/xact.h"
@@ -32,6 +33,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/file_perm.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -52,7 +54,9 @@
 
 PGDLLEXPORT void zt_recorder_main(Datum main_arg);
 
-#define RECORDER_MAGIC UINT64CONST(0x7a74726563303032)
+PG_FUNCTION_INFO_V1(recorder_state);
+
+#define RECORDER_MAGIC UINT64CONST(0x7a74726563303033)
 /* slots beyond one per backend, for codes whose callers have gone */
 #define RECORDER_SPARE_SLOTS 64
 #define RECORDER_ROLE "zstack_tfa_recorder"
@@ -81,6 +85,7 @@ typedef struct RecorderSlot
 	char		account_uuid[33];
 	char		user_uuid[33];
 	bool		iam2;
+	bool		replay;			/* the code was one of an already accepted step */
 	bool		recorded;
 	int			failures;
 	bool		locked;
@@ -99,6 +104,9 @@ typedef struct Recorder
 	bool		accepting;		/* ready, and not ending */
 	bool		ended;			/* ended, its unwritten codes owed */
 	int			procno;
+	/* for recorder_state() and the metrics: since this recorder started */
+	int64		recorded_codes; /* wrong codes committed */
+	int64		failed_tries;	/* tries that failed and were repeated */
 	int			nslots;			/* one per backend, and spares */
 	RecorderSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } Recorder;
@@ -120,7 +128,7 @@ static int	my_slot_level = 0;	/* the (sub)transaction level that claimed it */
  */
 static int
 CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
-			   int lockout_seconds, bool *locked)
+			   int lockout_seconds, bool replay, bool *locked)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
@@ -152,13 +160,14 @@ CountWrongCode(const Principal *p, const char *secret_uuid, int max_failed,
 	{
 		/* the secret went away (reset, switch, user deleted): nothing to count */
 		*locked = false;
-		zt_audit_secret("login", "wrong_code", "ID.2002", p, NULL, -1);
+		zt_audit_secret("login", replay ? "replay" : "wrong_code", "ID.2002", p, NULL, -1);
 		return 0;
 	}
 	failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	zt_audit_secret("login", *locked ? "wrong_code_locked" : "wrong_code", "ID.2002",
-					p, secret_uuid, -1);
+	/* a replay counts as a wrong code; the code that locks is named so */
+	zt_audit_secret("login", *locked ? "wrong_code_locked" : replay ? "replay" : "wrong_code",
+					"ID.2002", p, secret_uuid, -1);
 	return failures;
 }
 
@@ -362,7 +371,7 @@ RecordOne(Recorder *rec, RecorderSlot *slot)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "recording a wrong TOTP code");
 		failures = CountWrongCode(&p, job.secret_uuid, job.max_failed_attempts,
-								  job.lockout_seconds, &now_locked);
+								  job.lockout_seconds, job.replay, &now_locked);
 		locked = now_locked;
 		PopActiveSnapshot();
 		zt_spi_finish(spi_level);
@@ -388,11 +397,13 @@ RecordOne(Recorder *rec, RecorderSlot *slot)
 
 		/* still pending: tried again later, the user's codes refused meanwhile */
 		slot->tries++;
+		rec->failed_tries++;
 		slot->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													 Min(pause, RETRY_MAX_MS));
 		SpinLockRelease(&rec->mutex);
 		return;
 	}
+	rec->recorded_codes++;
 	slot->recorded = true;
 	slot->failures = failures;
 	slot->locked = locked;
@@ -992,7 +1003,7 @@ zt_release_recorder(void)
  * the caller.
  */
 void
-zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid)
+zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid, bool replay)
 {
 	RecorderSlot *slot;
 
@@ -1005,6 +1016,7 @@ zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid)
 	strlcpy(slot->account_uuid, p->account_uuid, sizeof(slot->account_uuid));
 	strlcpy(slot->user_uuid, p->uuid, sizeof(slot->user_uuid));
 	slot->iam2 = p->iam2;
+	slot->replay = replay;
 	slot->pending = true;
 	SetProcLatch(recorder->procno);
 	SpinLockRelease(&recorder->mutex);
@@ -1074,4 +1086,74 @@ zt_await_wrong_code(int *failures, bool *locked)
 	}
 	my_slot = -1;
 	return result;
+}
+
+/*
+ * recorder_state(): this database's wrong-code recorder as the metrics see
+ * it: whether one runs and takes codes, its queue, what it committed and how
+ * often a try failed since it started, and the codes owed to the next one.
+ * Reads the shared state only; no uuid, code or secret leaves it.
+ */
+Datum
+recorder_state(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	bool		running = false;
+	bool		accepting = false;
+	int			in_use = 0;
+	int			pending = 0;
+	int			nslots = 0;
+	int64		recorded_codes = 0;
+	int64		failed_tries = 0;
+	int64		owed = 0;
+	char	   *path;
+	struct stat st;
+	bool		was_attached = recorder != NULL;
+	Recorder   *rec;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/*
+	 * The recorder the handle file names now (one this backend saw earlier
+	 * may have ended since, and another started); none when none takes codes.
+	 * A slot still held here keeps this backend on its recorder.
+	 */
+	if (my_slot >= 0)
+		rec = recorder;
+	else
+		rec = AttachRecorder() ? recorder : NULL;
+	if (rec != NULL)
+	{
+		SpinLockAcquire(&rec->mutex);
+		running = !rec->ended;
+		accepting = rec->accepting;
+		nslots = rec->nslots;
+		recorded_codes = rec->recorded_codes;
+		failed_tries = rec->failed_tries;
+		for (int i = 0; i < rec->nslots; i++)
+		{
+			in_use += rec->slots[i].in_use ? 1 : 0;
+			pending += rec->slots[i].pending ? 1 : 0;
+		}
+		SpinLockRelease(&rec->mutex);
+	}
+	if (rec != NULL && !was_attached)
+		DetachRecorder();		/* a monitoring backend keeps no mapping */
+	path = OwedFilePath(MyDatabaseId);
+	if (stat(path, &st) == 0)
+		owed = (int64) st.st_size / (int64) sizeof(OwedCode);
+	pfree(path);
+
+	values[0] = BoolGetDatum(running);
+	values[1] = BoolGetDatum(accepting);
+	values[2] = Int32GetDatum(nslots);
+	values[3] = Int32GetDatum(in_use);
+	values[4] = Int32GetDatum(pending);
+	values[5] = Int64GetDatum(recorded_codes);
+	values[6] = Int64GetDatum(failed_tries);
+	values[7] = Int64GetDatum(owed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -75,7 +75,8 @@ typedef enum ZtRecordResult
 extern bool zt_await_user_recorded(const char *user_uuid, ZtFailure *f);
 extern bool zt_reserve_recorder(ZtFailure *f);
 extern void zt_release_recorder(void);
-extern void zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid);
+extern void zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid,
+									bool replay);
 extern ZtRecordResult zt_await_wrong_code(int *failures, bool *locked);
 
 /* recovery.c */

@@ -120,16 +120,20 @@ CodeAt(const ZtTotpKey *key, int64 step, char *out)
  * Does code match a step in [step - window, step + window] that is later
  * than after_step?  Every step of the window is computed and compared in
  * constant time, so timing tells nothing about how close a guess was.  A
- * code that is not exactly six ASCII digits is simply not a match.
+ * code that is not exactly six ASCII digits is simply not a match.  *used
+ * (when not NULL) tells a code that matches only a step already accepted
+ * (a replay, which the audit and the metrics name apart from a wrong code).
  */
 bool
 zt_totp_match(const ZtTotpKey *key, const char *code, size_t code_len,
-			  int64 step, int window, int64 after_step, int64 *matched_step)
+			  int64 step, int window, int64 after_step, int64 *matched_step,
+			  bool *used)
 {
 	char		want[ZT_TOTP_DIGITS + 1];
 	char		given[ZT_TOTP_DIGITS];
 	bool		well_formed = zt_copy_totp_code(code, code_len, given);
 	bool		found = false;
+	bool		old = false;
 
 	StaticAssertStmt(ZT_TOTP_DIGITS == ZT_CODE_DIGITS, "one code length");
 	EnsureOath();
@@ -147,9 +151,13 @@ zt_totp_match(const ZtTotpKey *key, const char *code, size_t code_len,
 			found = true;
 			*matched_step = s;
 		}
+		else if (diff == 0)
+			old = true;
 	}
 	explicit_bzero(want, sizeof(want));
 	explicit_bzero(given, sizeof(given));
+	if (used != NULL)
+		*used = old && !found && well_formed;
 	return found && well_formed;
 }
 
@@ -230,7 +238,7 @@ TotpVerify(PG_FUNCTION_ARGS)
 				 errmsg("window must be between 0 and %d time steps", MAX_WINDOW)));
 	zt_totp_decode(VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret), &key);
 	ok = zt_totp_match(&key, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code),
-					   step, window, -1, &matched);
+					   step, window, -1, &matched, NULL);
 	zt_totp_free_key(&key);
 	PG_RETURN_BOOL(ok);
 }

@@ -28,7 +28,7 @@ extern void zt_totp_free_key(ZtTotpKey *key);
 extern int64 zt_totp_step(TimestampTz at);
 extern bool zt_totp_match(const ZtTotpKey *key, const char *code, size_t code_len,
 						  int64 step, int window, int64 after_step,
-						  int64 *matched_step);
+						  int64 *matched_step, bool *used);
 extern void zt_generate_secret(char *out, int len);
 extern void zt_otpauth_uri(StringInfo out, const char *secret, const char *label,
 						   const char *issuer);

@@ -15,6 +15,7 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "crypto.h"
@@ -195,6 +196,8 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	bool		ok;
 	bool		locked;
 	bool		is_recovery = false;
+	bool		used = false;
+	bool		replay_known;
 	ZtRecoveryCheck recovery;
 
 	if (!has_tag)
@@ -276,6 +279,12 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		zt_totp_decode(plain, len, &key);
 		explicit_bzero(plain, sizeof(plain));
 	}
+	/*
+	 * 1.3's audit names a replay apart from a wrong code (the metrics count
+	 * them); a database not yet updated has no such outcome, and gets
+	 * "wrong_code" as before.  Looked up before interrupts are held.
+	 */
+	replay_known = OidIsValid(get_relname_relid("metrics", zt_schema_oid()));
 	/* a code is compared only once a wrong one is sure to be recorded */
 	if (!zt_reserve_recorder(f))
 	{
@@ -300,13 +309,13 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		ereport(LOG_SERVER_ONLY, (errmsg_internal("zstack_tfa: comparing a second-factor code")));
 	ok = is_recovery ? zt_recovery_match(&recovery)
 		: zt_totp_match(&key, code, code_len, zt_totp_step(now_ts), TOTP_WINDOW,
-						last_step, &matched);
+						last_step, &matched, &used);
 	zt_totp_free_key(&key);
 	if (!ok)
 	{
 		ZtRecordResult recorded;
 
-		zt_hand_over_wrong_code(p, secret_uuid);
+		zt_hand_over_wrong_code(p, secret_uuid, used && replay_known);
 		RESUME_INTERRUPTS();
 		recorded = zt_await_wrong_code(&failures, &locked);
 		if (recorded == ZT_RECORDED && locked)
@@ -338,7 +347,10 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		elog(ERROR, "secret lookup failed");
 	if (SPI_processed != 1)
 	{
+		/* a concurrent login took this step first (or a lock came between) */
 		zt_fail(f, ZT_ERR_ID_2002, "wrong or already used two-factor authentication code");
+		if (replay_known)
+			zt_audit_secret("login", "replay", "ID.2002", p, secret_uuid, -1);
 		return false;
 	}
 	values[1] = Int64GetDatum(matched);

@@ -206,5 +206,43 @@ is($node->safe_psql('up_11', q{SELECT string_agg(user_uuid || ' by ' || coalesce
 	'a0000000000000000000000000000001 by , a0000000000000000000000000000001 by 36c27e8ff05c4780bf6d2fa65700f22e, e0000000000000000000000000000001 by 36c27e8ff05c4780bf6d2fa65700f22e',
 	'the audit log names who reset whose secret');
 
+# the update from 1.2 with data and traffic in it (issue 20): under the new
+# library a 1.2 database still audits a replayed code as a wrong code (its
+# audit knows no "replay"), every row and reply is kept by the update, and
+# the metrics of 1.3 count what 1.2 wrote; a replay after the update is
+# counted as one
+$node->safe_psql('postgres', 'CREATE DATABASE up_12');
+$node->safe_psql('up_12', "CREATE EXTENSION zstack_tfa VERSION '1.2'; $data;
+	UPDATE zstack_tfa.session SET uuid = zstack_tfa.session_key(uuid)");
+my $code12 = $node->safe_psql('up_12', q{SELECT zstack_tfa.totp('JBSWY3DPEHPK3PXP')});
+my $login12 = qq{SELECT coalesce(zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::$code12'])->'error'->>'code', 'session')};
+is($node->safe_psql('up_12', $login12), 'session', 'at 1.2: a right code logs in');
+is($node->safe_psql('up_12', $login12), 'ID.2002', 'at 1.2: the same code again is refused');
+is($node->safe_psql('up_12', q{SELECT zstack_tfa.log_in_by_account('alice', 'alice-password',
+	ARRAY['twofatoken::' || zstack_tfa.totp('JBSWY3DPEHPK3PXP', now() - interval '1 day')])->'error'->>'code'}), 'ID.2002',
+	'at 1.2: a wrong code is refused');
+$node->safe_psql('up_12', q{SELECT zstack_tfa.log_in_by_account('alice', 'not-her-password')});
+is($node->safe_psql('up_12', q{SELECT string_agg(outcome, ',' ORDER BY id) FROM zstack_tfa.auth_event WHERE kind = 'login'}),
+	'success,wrong_code,wrong_code,bad_credentials', 'at 1.2 a replay is audited as a wrong code');
+my $secrets12 = $node->safe_psql('up_12', $secrets);
+my $replies12 = $node->safe_psql('up_12', $replies);
+$node->safe_psql('up_12', 'ALTER EXTENSION zstack_tfa UPDATE');
+is($node->safe_psql('up_12', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.2 with data updated to $default");
+is($node->safe_psql('up_12', $objects), $fresh, "... with a fresh install's objects");
+is($node->safe_psql('up_12', $secrets), $secrets12, '... its secrets, replay and lockout state kept');
+is($node->safe_psql('up_12', $replies), $replies12, '... and its replies the same');
+my $metrics = q{SELECT string_agg(metric || coalesce(nullif('{' || label || '}', '{}'), '') || '=' || value, ' ' ORDER BY metric, label)
+	FROM zstack_tfa.metrics WHERE metric IN ('logins', 'lockouts', 'locked_now', 'secrets', 'sessions_live')};
+is($node->safe_psql('up_12', $metrics),
+	'locked_now=0 lockouts=0 logins{code_required}=0 logins{locked}=0 logins{no_secret}=0 logins{ok}=1 logins{recovery}=0 logins{replay}=0 logins{wrong_code}=2 logins{wrong_password}=1 secrets{Logined}=3 secrets{NewCreated}=0 sessions_live=4',
+	"the metrics count 1.2's events");
+my $code_dev = $node->safe_psql('up_12', q{SELECT zstack_tfa.totp('GEZDGNBVGY3TQOJQ')});
+my $login_dev = qq{SELECT coalesce(zstack_tfa.log_in_by_iam2_virtual_id('alice-dev', 'dev-password', ARRAY['twofatoken::$code_dev'])->'error'->>'code', 'session')};
+is($node->safe_psql('up_12', $login_dev), 'session', 'at 1.3: a right code logs in');
+is($node->safe_psql('up_12', $login_dev), 'ID.2002', 'at 1.3: the same code again is refused');
+is($node->safe_psql('up_12', q{SELECT string_agg(label || '=' || value, ' ' ORDER BY label) FROM zstack_tfa.metrics
+	WHERE metric = 'logins' AND label IN ('ok', 'replay', 'wrong_code')}), 'ok=2 replay=1 wrong_code=2',
+	'... audited and counted as a replay');
+
 $node->stop;
 done_testing();

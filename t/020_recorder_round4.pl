@@ -5,7 +5,8 @@
 # 2. a wrong code handed to a recorder that then ends (a superuser
 #    terminates it) is owed to the next recorder, which writes it before it
 #    takes any code: the code counts, whether its caller still waited or
-#    had gone;
+#    had gone; while it cannot be written, every login is refused within a
+#    bounded wait;
 # 3. a database still at 1.1 beside one updated to 1.2 (the recorder role
 #    exists, but not its rights here) refuses codes before comparing them;
 # 4. a role named zstack_tfa_recorder made beforehand by someone else is
@@ -168,6 +169,42 @@ while (time < $deadline && $seen =~ /still being recorded/)
 like($seen, qr/^wrong or already used/, 'the next code is compared once the owed one is written');
 is($node->safe_psql($db, "SET search_path = pg_catalog; SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome LIKE 'wrong_code%'"),
 	$before + 2, 'the code of the caller who waited is counted, and the next one');
+
+# 2c. an owed code that cannot be written (the DBA keeps its row held) costs
+# each login a bounded wait, not minutes: the victim's and another user's
+# logins are refused as "cannot be checked now" within START_WAIT_MS and a
+# margin; once the row is free the owed code is written
+$n += 100;
+$before = counter();
+$hold_in = '';
+$hold_out = '';
+$hold = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr($db) ],
+	'<', \$hold_in, '>', \$hold_out, '2>', \$hold_out);
+$hold_in .= "BEGIN; SELECT 'held' FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim') FOR UPDATE;\n";
+$hold->pump until $hold_out =~ /held/;
+like(run_sql(login_sql(wrong_code())), qr/^wrong or already used/, 'a wrong code while the row is held: wrong');
+$node->safe_psql($db, 'SELECT pg_terminate_backend(' . recorder_pid() . ')');
+$deadline = time + 10;
+usleep(50_000) while time < $deadline && recorder_pid() ne '';
+is(recorder_pid(), '', 'the recorder ended with the code owed');
+for my $who ('victim', 'admin2', 'victim')
+{
+	my $t0 = time;
+	my $answer = run_sql(login_sql($who eq 'victim' ? right_code() : '123456', $who));
+	my $took = time - $t0;
+	like($answer, qr/cannot be checked now/, "$who\'s login is refused while the owed code cannot be written");
+	cmp_ok($took, '<', 12, sprintf('within a bounded wait (%.1f s)', $took));
+}
+is(counter(), $before, 'nothing of the victim is written while the row is held');
+$hold_in .= "COMMIT;\n";
+$hold->finish;
+$deadline = time + 15;
+while (time < $deadline && counter() eq $before)
+{
+	usleep(200_000);
+	run_sql(login_sql('123456', 'admin2')) if counter() eq $before;
+}
+is(counter(), $before + 1, 'once the row is free the owed code is written');
 
 # 3. a database at 1.1 beside this one at 1.2: codes refused uncompared
 $node->safe_psql('postgres', 'CREATE DATABASE old11');

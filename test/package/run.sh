@@ -48,7 +48,8 @@ for dep in liboath0 libqrencode4 'libpng16-16' 'libssl3' 'postgresql-15'; do
 done
 dpkg-deb -c "$deb" >"$work/contents"
 for f in usr/lib/postgresql/15/lib/zstack_tfa.so usr/share/postgresql/15/extension/zstack_tfa.control \
-	usr/share/postgresql/15/extension/zstack_tfa--1.0.sql usr/share/postgresql/15/extension/zstack_tfa--1.1--1.2.sql; do
+	usr/share/postgresql/15/extension/zstack_tfa--1.0.sql usr/share/postgresql/15/extension/zstack_tfa--1.1--1.2.sql \
+	usr/share/postgresql/15/extension/zstack_tfa--1.2--1.3.sql; do
 	check "it holds /$f" "grep -q ' \./$f\$' '$work/contents'"
 done
 
@@ -71,7 +72,7 @@ sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 out=$(sql "CREATE EXTENSION zstack_tfa")
 check "CREATE EXTENSION zstack_tfa" "[ \"\$out\" = 'CREATE EXTENSION' ]" || echo "$out" | diag
 out=$(sql "SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'")
-check "the installed version is 1.2" "[ \"\$out\" = '1.2' ]"
+check "the installed version is 1.3" "[ \"\$out\" = '1.3' ]"
 sql "SELECT zstack_tfa.set_account_password('admin', 'package-test-pw')" >/dev/null
 login=$(sql "SELECT zstack_tfa.log_in_by_account('admin', 'package-test-pw')")
 session=$(echo "$login" | sed -n 's/.*"inventory":{"uuid":"\([0-9a-f]\{32\}\)".*/\1/p')
