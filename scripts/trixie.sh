@@ -96,12 +96,12 @@ zt_trixie_ensure() {
 	zt_trixie_mount || return 1
 	if [ -f "$r/.fresh" ] || [ -z "$(find "$r/.refreshed" -mtime -1 2>/dev/null)" ]; then
 		# what the suite installs when it is missing (lib.sh, http.sh,
-		# valgrind.sh, test/jdbc/run.sh), installed now and kept; offline, a
-		# complete chroot runs as it is
+		# valgrind.sh, test/jdbc/run.sh, test/pooled/run.sh), installed now
+		# and kept; offline, a complete chroot runs as it is
 		if zt_trixie_exec bash -c '. scripts/lib.sh && . scripts/http.sh &&
 			apt-get -qq update && apt-get -y -qq upgrade >/dev/null &&
 			zt_install_deps && zt_install_packages nginx-light curl valgrind procps ca-certificates \
-				"$ZT_JDK" libpostgresql-jdbc-java libgoogle-gson-java' >&2; then
+				"$ZT_JDK" libpostgresql-jdbc-java libgoogle-gson-java pgbouncer prometheus-postgres-exporter' >&2; then
 			rm -f "$r/.fresh"; touch "$r/.refreshed" "$r/.complete"
 		elif [ ! -f "$r/.complete" ]; then
 			echo "the trixie chroot's packages did not install" >&2
