@@ -20,6 +20,13 @@ for arg in "${ZT_ARGS[@]}"; do
 	esac
 done
 
+# 17 on a release that does not ship it (bookworm): the demo runs in
+# trixie's chroot (scripts/trixie.sh), where it does
+if [ "$ZT_PG_MAJOR" = 17 ] && [ "$ZT_OS_PG_MAJOR" != 17 ]; then
+	[ "$keep" = 1 ] && export ZT_TRIXIE_KEEP_MOUNTS=1
+	exec bash "$ZT_ROOT/scripts/trixie.sh" bash scripts/demo.sh "$@"
+fi
+
 echo "== installing packages and building (PostgreSQL $ZT_PG_MAJOR)"
 zt_install_deps
 zt_get_pg
@@ -56,4 +63,7 @@ if [ "$keep" = 1 ]; then
 	echo "   PGHOST=$PGHOST PGUSER=postgres psql"
 	[ "$http" = 1 ] && echo "   curl $ZT_HTTP/zstack/v1/twofactorauthentication/state   (PostgREST and nginx: $ZT_HTTP_DIR)"
 	echo "   stop it with: $([ "$(id -u)" -eq 0 ] && echo 'runuser -u postgres -- ')$PGBIN/pg_ctl -D $ZT_CLUSTER/data stop"
+	if [ "${ZT_IN_TRIXIE:-0}" = 1 ]; then
+		echo "   (all in trixie's chroot: prefix each with chroot $ZT_TRIXIE_ROOT; then bash scripts/trixie.sh --umount)"
+	fi
 fi

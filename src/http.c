@@ -193,7 +193,8 @@ PushSpan(const char ***items, size_t **lens, int *n, int *cap, const char *s, si
 	if (*n == *cap)
 	{
 		*cap = *cap ? *cap * 2 : 8;
-		*items = *items ? repalloc(*items, sizeof(char *) * *cap) : palloc(sizeof(char *) * *cap);
+		*items = (const char **) (*items ? repalloc((void *) *items, sizeof(char *) * *cap)
+								  : palloc(sizeof(char *) * *cap));
 		*lens = *lens ? repalloc(*lens, sizeof(size_t) * *cap) : palloc(sizeof(size_t) * *cap);
 	}
 	(*items)[*n] = s;
@@ -510,7 +511,7 @@ SecretParams(const HttpRequest *req, const char *const *names, char **params,
 
 /* GetTwoFactorAuthenticationSecret's JSON for name, password and type. */
 static char *
-CallGetSecret(char *name, char *password, char *type)
+CallGetSecret(const char *name, const char *password, const char *type)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -577,9 +578,10 @@ GetSecretQrCode(const HttpRequest *req, const char *param, HttpReply *r)
 		JsonReply(req, r, json, "", false);
 		return;
 	}
-	if (zt_json_read(json, strlen(json), 4, false, &items) != ZT_JSON_READ_OK ||
-		(secret = zt_json_find(items, "inventory.secret", false)) == NULL ||
-		secret->value == NULL)
+	if (zt_json_read(json, strlen(json), 4, false, &items) != ZT_JSON_READ_OK)
+		elog(ERROR, "unexpected reply of get_two_factor_authentication_secret");
+	secret = zt_json_find(items, "inventory.secret", false);
+	if (secret == NULL || secret->value == NULL)
 		elog(ERROR, "unexpected reply of get_two_factor_authentication_secret");
 	explicit_bzero(json, strlen(json));
 	if (secret->value[0] == '\0')
@@ -623,7 +625,7 @@ static bool
 TagsAt(List *items, const char *path, ArrayType **tags)
 {
 	const ZtJsonItem *list = zt_json_find(items, path, false);
-	char	   *element_path;
+	const char *element_path;
 	List	   *texts = NIL;
 	ListCell   *lc;
 	Datum	   *elems;
@@ -700,7 +702,7 @@ ReadApiBody(const HttpRequest *req, ApiBody *body, HttpReply *r)
 	}
 	for (int i = 0; i < (int) lengthof(body->field) && body->field[i] != NULL; i++)
 	{
-		char	   *path = psprintf("%s.%s", body->name, body->field[i]);
+		const char *path = psprintf("%s.%s", body->name, body->field[i]);
 
 		if (!ScalarText(zt_json_find(body->items, path, false), &body->value[i]))
 		{
@@ -738,8 +740,8 @@ MandatoryFields(const ApiBody *body, int nrequired, HttpReply *r)
 
 /* Log in an account or an IAM2 user with name, password and tags. */
 static void
-CallLogin(const HttpRequest *req, bool iam2, char *name, char *password,
-		  ArrayType *tags, HttpReply *r)
+CallLogin(const HttpRequest *req, bool iam2, const char *name, const char *password,
+		  const ArrayType *tags, HttpReply *r)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
 	Datum		values[3];
@@ -1009,7 +1011,7 @@ static void
 Dispatch(const HttpRequest *req, HttpReply *r)
 {
 	int			spi_level;
-	char	   *path = DecodePiece(req->path, strlen(req->path), false, NULL);
+	const char *path = DecodePiece(req->path, strlen(req->path), false, NULL);
 	const char *allowed = NULL;
 	char	   *param = NULL;
 	StringInfoData methods;

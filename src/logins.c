@@ -160,7 +160,7 @@ log_in_by_iam2_virtual_id(PG_FUNCTION_ARGS)
 static Datum
 ValidateSession(PG_FUNCTION_ARGS)
 {
-	char	   *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *uuid = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
 	char		key[ZT_SESSION_KEY_LEN + 1];
 	TupleTableSlot *slot = NULL;
@@ -219,8 +219,8 @@ static Datum
 RenewSession(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
-	char	   *target = zt_text_arg(fcinfo, 1, "renew_uuid");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *target = zt_text_arg(fcinfo, 1, "renew_uuid");
 	/* no duration asked: the timeout, within the ceiling a DBA set */
 	int			duration = PG_ARGISNULL(2) ? zt_session_renewal() : PG_GETARG_INT32(2);
 	StringInfoData out;

@@ -285,7 +285,7 @@ AddParam(QueryBuild *q, Oid type, Datum value)
  * must give a ZStack error, never a raised one.
  */
 static bool
-DecodeTimestampText(char *str, TimestampTz *out)
+DecodeTimestampText(const char *str, TimestampTz *out)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -510,7 +510,7 @@ AddCondition(QueryBuild *q, const FieldTypes *ft, const ZtCondition *c,
 				int			n = 0;
 				int			cap = 8;
 				Datum	   *elems = palloc(cap * sizeof(Datum));
-				ArrayType  *arr;
+				const ArrayType *arr;
 
 				while (zt_next_list_item(&pos, end, &item, &item_len))
 				{
@@ -739,7 +739,7 @@ BuildQuery(const ZtQueryRequest *req, QueryBuild *q, ZtFailure *f)
 static int64
 RunCount(QueryBuild *q)
 {
-	char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM %s WHERE true%s",
+	const char *sql = psprintf("SELECT pg_catalog.count(*) FROM %s WHERE true%s",
 							   q->from, q->where.data);
 	bool		isnull;
 	int64		total;
@@ -842,7 +842,7 @@ ReceiverNoop(DestReceiver *self)
 static void
 RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
 {
-	char	   *sql;
+	const char *sql;
 	SPIExecuteOptions options;
 	ParamListInfo params;
 	RowReceiver receiver = {
@@ -893,7 +893,7 @@ RunRows(QueryBuild *q, int limit, int start, RowSink sink, void *arg)
  * secret is Logined.
  */
 static void
-WriteInventory(StringInfo out, const FieldTypes *ft, Datum *values,
+WriteInventory(StringInfo out, const FieldTypes *ft, const Datum *values,
 			   const bool *nulls, const bool *mask, const int *order,
 			   bool hide_secret)
 {
@@ -1071,15 +1071,12 @@ zt_query_json(const ZtQueryRequest *req, StringInfo out, ZtFailure *f)
 	QueryBuild	q;
 	JsonSink	js;
 	StringInfoData rows;
-	int			start_len = out->len;
 
 	spi_level = zt_spi_connect();
 	if (!BuildQuery(req, &q, f))
 	{
 		zt_spi_finish(spi_level);
-		out->len = start_len;	/* keep what the caller put before */
-		out->data[start_len] = '\0';
-		return false;
+		return false;			/* nothing was written to out yet */
 	}
 	if (req->count)
 		appendStringInfo(out, "{\"schema\":{},\"total\":" INT64_FORMAT "}", RunCount(&q));
@@ -1125,7 +1122,7 @@ TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 	arr = PG_GETARG_ARRAYTYPE_P(argno);
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &elem_nulls, &n);
-	*items = palloc(sizeof(char *) * (n + 1));
+	*items = (const char **) palloc(sizeof(char *) * (n + 1));
 	*lens = palloc(sizeof(size_t) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{

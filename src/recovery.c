@@ -96,7 +96,7 @@ zt_recovery_prepare(const char *secret_uuid, const char *code, size_t code_len,
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		char	   *key_id = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		const char *key_id = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
 		bool		isnull;
 		bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 
@@ -344,49 +344,59 @@ NewBatch(const Principal *p, const char *secret_uuid, StringInfo out)
 /*
  * generate_recovery_codes(session_uuid, password): a new batch for the
  * session's user, who gives the password again; the previous batch is
- * revoked.  The codes are in this reply only.
+ * revoked.  The codes are in this reply only (out).  False, with the
+ * refusal in f, otherwise.
+ */
+static bool
+IssueBatch(const ZtCaller *caller, const char *password, StringInfo out, ZtFailure *f)
+{
+	const char *name;
+	const char *secret_uuid;
+	Principal	p;
+
+	if (zt_read_only())
+		return zt_fail(f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
+	if (!zt_encryption_configured())
+		return zt_fail(f, ZT_ERR_SYS_1006,
+					   "recovery codes need a key: the server has no zstack_tfa.encryption_key_file (README \"Recovery codes\")");
+	name = CallerName(caller);
+	if (name == NULL)
+		elog(ERROR, "the session's user is missing");
+	/* a refusal is audited by zt_check_credentials */
+	if (!zt_check_credentials(name, password, caller->is_iam2, "generate_recovery_codes", &p, f))
+		return false;
+	secret_uuid = SecretOf(p.uuid);
+	if (secret_uuid == NULL)
+	{
+		zt_fail(f, ZT_ERR_SYS_1006,
+				"this user has no two-factor authentication secret (two-factor authentication is off, or the secret was never fetched): recovery codes belong to a secret");
+		zt_audit("generate_recovery_codes", "no_secret", "SYS.1006", &p);
+		return false;
+	}
+	NewBatch(&p, secret_uuid, out);
+	zt_audit_secret("generate_recovery_codes", "success", NULL, &p, secret_uuid, -1);
+	return true;
+}
+
+/*
+ * A new batch of codes for the session's user (IssueBatch); its reply, or
+ * the refusal's envelope.
  */
 static Datum
 GenerateRecoveryCodes(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
-	char	   *password = zt_text_arg(fcinfo, 1, "password");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *password = zt_text_arg(fcinfo, 1, "password");
 	StringInfoData out;
 	ZtCaller	caller;
-	Principal	p;
 	ZtFailure	f;
 	bool		ok = false;
 
 	zt_json_begin(&out, 1024);
 	spi_level = zt_spi_connect();
 	if (zt_authenticate(session, strlen(session), &caller, &f))
-	{
-		char	   *name;
-		char	   *secret_uuid;
-
-		if (zt_read_only())
-			zt_fail(&f, ZT_ERR_SYS_1006, ZT_READ_ONLY_DETAILS);
-		else if (!zt_encryption_configured())
-			zt_fail(&f, ZT_ERR_SYS_1006,
-					"recovery codes need a key: the server has no zstack_tfa.encryption_key_file (README \"Recovery codes\")");
-		else if ((name = CallerName(&caller)) == NULL)
-			elog(ERROR, "the session's user is missing");
-		else if (!zt_check_credentials(name, password, caller.is_iam2, "generate_recovery_codes", &p, &f))
-			 /* refused, and audited, by zt_check_credentials */ ;
-		else if ((secret_uuid = SecretOf(p.uuid)) == NULL)
-		{
-			zt_fail(&f, ZT_ERR_SYS_1006,
-					"this user has no two-factor authentication secret (two-factor authentication is off, or the secret was never fetched): recovery codes belong to a secret");
-			zt_audit("generate_recovery_codes", "no_secret", "SYS.1006", &p);
-		}
-		else
-		{
-			NewBatch(&p, secret_uuid, &out);
-			zt_audit_secret("generate_recovery_codes", "success", NULL, &p, secret_uuid, -1);
-			ok = true;
-		}
-	}
+		ok = IssueBatch(&caller, password, &out, &f);
 	if (!ok)
 		zt_error_envelope(&out, &f);
 	zt_spi_finish(spi_level);
@@ -411,9 +421,9 @@ TargetUser(FunctionCallInfo fcinfo, ZtCaller *caller, const char *kind,
 		   Principal *target, ZtFailure *f)
 {
 	/* NULL for an optional argument means its default */
-	char	   *type = PG_ARGISNULL(2) ? "account" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const char *type = PG_ARGISNULL(2) ? "account" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bool		iam2 = strcmp(type, "iam2") == 0;
-	char	   *name;
+	const char *name;
 	Principal	self;
 
 	CallerPrincipal(caller, &self);
@@ -451,7 +461,7 @@ static Datum
 RevokeRecoveryCodes(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
 	ZtCaller	caller;
 	Principal	target;
@@ -504,7 +514,7 @@ static Datum
 CountRecoveryCodes(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
 	StringInfoData out;
 	ZtCaller	caller;
 	Principal	target;

@@ -159,7 +159,7 @@ zt_json_string(StringInfo buf, const char *s, size_t len)
 			default:
 				if (c < 0x20)
 				{
-					char		esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+					const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
 					appendBinaryStringInfo(buf, esc, 6);
 				}

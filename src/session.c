@@ -102,7 +102,7 @@ zt_new_uuid(char *out)
 static bool
 SessionsKeyed(void)
 {
-	static oidvector *text_arg = NULL;
+	static const oidvector *text_arg = NULL;
 
 	if (text_arg == NULL)
 	{

@@ -203,7 +203,7 @@ TotpCode(PG_FUNCTION_ARGS)
 	int64		step = zt_totp_step(PG_GETARG_TIMESTAMPTZ(1));
 	ZtTotpKey	key;
 	char		code[ZT_TOTP_DIGITS + 1];
-	text	   *result;
+	const text *result;
 
 	zt_totp_decode(VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret), &key);
 	CodeAt(&key, step, code);
@@ -322,9 +322,9 @@ static Datum
 OtpauthUri(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
-	char	   *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *secret = zt_text_arg(fcinfo, 0, "secret");
-	char	   *label = zt_text_arg(fcinfo, 1, "label");
+	const char *issuer = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const char *secret = zt_text_arg(fcinfo, 0, "secret");
+	const char *label = zt_text_arg(fcinfo, 1, "label");
 
 	initStringInfo(&buf);
 	zt_otpauth_uri(&buf, secret, label, issuer);

@@ -82,7 +82,7 @@ zt_ensure_secret(const Principal *p)
 static void
 WriteSecretReply(const Principal *p, StringInfo out)
 {
-	char	   *sql = psprintf("SELECT %s, s.status = 'Logined' FROM zstack_tfa.secret s"
+	const char *sql = psprintf("SELECT %s, s.status = 'Logined' FROM zstack_tfa.secret s"
 							   " WHERE s.user_uuid = $1", zt_inventory_columns());
 	Oid			type = TEXTOID;
 	Datum		value = CStringGetTextDatum(p->uuid);
@@ -191,7 +191,7 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 	TimestampTz locked_until;
 	ZtTotpKey	key;
 	int64		matched = -1;
-	char	   *secret_uuid;
+	const char *secret_uuid;
 	bool		row_is_ours;
 	bool		ok;
 	bool		locked;
@@ -439,9 +439,9 @@ static Datum
 GetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *name = zt_text_arg(fcinfo, 0, "name");
-	char	   *password = zt_text_arg(fcinfo, 1, "password");
-	char	   *type = zt_text_arg(fcinfo, 2, "type");
+	const char *name = zt_text_arg(fcinfo, 0, "name");
+	const char *password = zt_text_arg(fcinfo, 1, "password");
+	const char *type = zt_text_arg(fcinfo, 2, "type");
 	StringInfoData out;
 	Principal	p;
 	ZtFailure	f;
@@ -520,7 +520,7 @@ ResetAllowed(ZtCaller *caller, ZtFailure *f)
  * names both the user and the session that reset it.
  */
 static void
-ResetSecret(const Principal *p, ZtCaller *caller, StringInfo out)
+ResetSecret(const Principal *p, const ZtCaller *caller, StringInfo out)
 {
 	static SPIPlanPtr delete_plan = NULL;
 	static SPIPlanPtr uuid_plan = NULL;
@@ -554,8 +554,8 @@ static Datum
 ResetTwoFactorAuthenticationSecretByName(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
-	char	   *name = zt_text_arg(fcinfo, 1, "account_name");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *name = zt_text_arg(fcinfo, 1, "account_name");
 	StringInfoData out;
 	ZtCaller	caller;
 	Principal	p;
@@ -593,11 +593,11 @@ static Datum
 ResetTwoFactorAuthenticationSecret(PG_FUNCTION_ARGS)
 {
 	int			spi_level;
-	char	   *session = zt_text_arg(fcinfo, 0, "session_uuid");
-	char	   *name = zt_text_arg(fcinfo, 1, "name");
-	char	   *password = zt_text_arg(fcinfo, 2, "password");
+	const char *session = zt_text_arg(fcinfo, 0, "session_uuid");
+	const char *name = zt_text_arg(fcinfo, 1, "name");
+	const char *password = zt_text_arg(fcinfo, 2, "password");
 	/* NULL for the optional type means its default, as for the secret fetch */
-	char	   *type = PG_ARGISNULL(3) ? "account" : zt_text_arg(fcinfo, 3, "type");
+	const char *type = PG_ARGISNULL(3) ? "account" : zt_text_arg(fcinfo, 3, "type");
 	bool		iam2 = (strcmp(type, "iam2") == 0);
 	StringInfoData out;
 	ZtCaller	caller;

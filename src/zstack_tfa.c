@@ -112,7 +112,7 @@ ListNamesUs(const char *setting)
 	const char *value = GetConfigOption(setting, true, false);
 	char	   *raw = pstrdup(value ? value : "");
 	List	   *names = NIL;
-	ListCell   *lc;
+	const ListCell *lc;
 	bool		found = false;
 
 	if (!SplitDirectoriesString(raw, ',', &names))

@@ -40,7 +40,7 @@ bail() {
 }
 
 # 1. packages: a JDK, pgjdbc, gson (their own output kept off stdout)
-if zt_install_packages openjdk-17-jdk-headless libpostgresql-jdbc-java libgoogle-gson-java \
+if zt_install_packages "$ZT_JDK" libpostgresql-jdbc-java libgoogle-gson-java \
 	>"$work/install.log" 2>&1 && [ -r "$PGJDBC_JAR" ] && [ -r "$GSON_JAR" ] &&
 	command -v javac >/dev/null && command -v java >/dev/null; then
 	ok "packages: javac, pgjdbc ($PGJDBC_JAR) and gson ($GSON_JAR) are installed"

@@ -59,7 +59,7 @@ check() {
 
 # 1. packages; the Java client is compiled while the cluster starts
 if zt_install_packages pgbouncer prometheus-postgres-exporter curl oathtool \
-	openjdk-17-jdk-headless libpostgresql-jdbc-java >"$work/install.log" 2>&1 &&
+	"$ZT_JDK" libpostgresql-jdbc-java >"$work/install.log" 2>&1 &&
 	[ -x /usr/sbin/pgbouncer ] && [ -x /usr/bin/prometheus-postgres-exporter ] && [ -r "$PGJDBC_JAR" ]; then
 	ok "packages: $(/usr/sbin/pgbouncer --version | head -n 1), prometheus-postgres-exporter $(dpkg-query -W -f='${Version}' prometheus-postgres-exporter), pgjdbc $(dpkg-query -W -f='${Version}' libpostgresql-jdbc-java)"
 else
