@@ -8,6 +8,7 @@
 set -u
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$ZT_ROOT/scripts/http.sh"	# zt_free_port
+. "$ZT_ROOT/scripts/tap.sh"
 
 PGJDBC_JAR=/usr/share/java/postgresql.jar	# libpostgresql-jdbc-java
 GSON_JAR=/usr/share/java/gson.jar		# libgoogle-gson-java
@@ -16,27 +17,15 @@ DB=zstack_jdbc
 # shows that dates come back in it (ZStack itself runs in Asia/Shanghai)
 JVM_TZ=${ZT_JDBC_TZ:-Asia/Shanghai}
 
-n=0
-failed=0
 work=$(mktemp -d /tmp/zstack_tfa_jdbc.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-diag() { sed 's/^/# /'; }
 finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] && [ "$n" -gt 0 ]
+	tap_plan
 	exit $?
-}
-# bail NAME LOG: a step the rest depends on failed
-bail() {
-	not_ok "$1"
-	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | diag
-	finish
 }
 
 # 1. packages: a JDK, pgjdbc, gson (their own output kept off stdout)

@@ -12,23 +12,18 @@ ZT_PG_ROOT=
 ZT_PG_MAJOR=15
 unset ZT_PG_HOME
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$ZT_ROOT/scripts/tap.sh"
 
 PKG=postgresql-15-zstack-tfa
-n=0
-failed=0
 work=$(mktemp -d /tmp/zstack_tfa_pkg.XXXXXX)
 chmod 755 "$work"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; return 1; fi; }
-diag() { sed 's/^/# /'; }
 apt_q() { zt_as_root env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300 "$@"; }
 finish() {
 	zt_stop_cluster
 	dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q installed && apt_q purge -y "$PKG" >/dev/null 2>&1
 	rm -rf "$work"
-	echo "1..$n"
-	[ "$failed" -eq 0 ] && [ "$n" -gt 0 ]
+	tap_plan
 	exit $?
 }
 trap finish EXIT

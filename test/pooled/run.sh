@@ -15,6 +15,7 @@
 set -u
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$ZT_ROOT/scripts/http.sh"	# zt_free_port
+. "$ZT_ROOT/scripts/tap.sh"
 
 DB=zstack_pool
 CLIENTS=6		# concurrent psql clients through the pool
@@ -22,8 +23,6 @@ JCLIENTS=4		# and pgjdbc clients (threads of one JVM), at the same time
 ALL=$((CLIENTS + JCLIENTS))
 PGJDBC_JAR=/usr/share/java/postgresql.jar	# libpostgresql-jdbc-java
 ROUNDS=8		# transactions each
-n=0
-failed=0
 work=$(mktemp -d /tmp/zstack_tfa_pooled.XXXXXX)
 chmod 755 "$work"
 pids_to_stop=()
@@ -38,19 +37,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-diag() { sed 's/^/# /'; }
 finish() {
 	echo "# $SECONDS s"
-	echo "1..$n"
-	[ "$failed" -eq 0 ] && [ "$n" -gt 0 ]
+	tap_plan
 	exit $?
-}
-bail() {
-	not_ok "$1"
-	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | diag
-	finish
 }
 # check NAME GOT WANT
 check() {

@@ -9,12 +9,9 @@
 # Prints TAP.
 set -u
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$ZT_ROOT/scripts/tap.sh"
 
 tests="01_setup 02_envelope"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 work=$(mktemp -d /tmp/zstack_tfa_planted.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$ZT_ROOT/Makefile" "$ZT_ROOT/sql" "$ZT_ROOT/expected" "$ZT_ROOT"/zstack_tfa* "$work/"
@@ -82,5 +79,4 @@ if [ "${ZT_PLANTED_ONLY_VALGRIND:-0}" != 1 ]; then
 	if [ "$f" -ge 1 ]; then ok "a run without pg_regress's closing line counts as failed"
 	else not_ok "a run without pg_regress's closing line counts as failed"; fi
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_plan
