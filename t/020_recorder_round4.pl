@@ -98,6 +98,23 @@ sub recorder_pid
 	return run_sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'zstack_tfa wrong-code recorder' AND datname = 'app'");
 }
 
+# A DBA's transaction that holds the victim's secret row (FOR UPDATE) from
+# hold_row() until release_row()
+my ($hold, $hold_in, $hold_out);
+sub hold_row
+{
+	($hold_in, $hold_out) = ('', '');
+	$hold = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr($db) ],
+		'<', \$hold_in, '>', \$hold_out, '2>', \$hold_out);
+	$hold_in .= "BEGIN; SELECT 'held' FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim') FOR UPDATE;\n";
+	$hold->pump until $hold_out =~ /held/;
+}
+sub release_row
+{
+	$hold_in .= "COMMIT;\n";
+	$hold->finish;
+}
+
 # 1. the owner sets what would end or stall the recorder, for the database
 my $settings = "statement_timeout = '1ms'; lock_timeout = '1ms'; default_transaction_read_only = on;"
   . " idle_in_transaction_session_timeout = '1ms'";
@@ -114,12 +131,7 @@ $node->safe_psql('postgres', 'ALTER DATABASE app RESET ALL');
 
 # 2a. a code whose caller has gone: the DBA holds the row, the caller gives up
 # (its wait ends after 5 s), a superuser ends the recorder, the lock goes
-my $hold_in = '';
-my $hold_out = '';
-my $hold = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr($db) ],
-	'<', \$hold_in, '>', \$hold_out, '2>', \$hold_out);
-$hold_in .= "BEGIN; SELECT 'held' FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim') FOR UPDATE;\n";
-$hold->pump until $hold_out =~ /held/;
+hold_row();
 my $before = counter();
 like(run_sql(login_sql(wrong_code())), qr/^wrong or already used/, 'a wrong code while the row is held: wrong');
 my $rec = recorder_pid();
@@ -127,8 +139,7 @@ $node->safe_psql($db, "SELECT pg_terminate_backend($rec)");
 my $deadline = time + 10;
 usleep(50_000) while time < $deadline && recorder_pid() ne '';
 is(recorder_pid(), '', 'a superuser has ended the recorder with the code unwritten');
-$hold_in .= "COMMIT;\n";
-$hold->finish;
+release_row();
 is(counter(), $before, 'nothing is written yet');
 # the next code (the right one) is compared only after the owed one is written
 my $seen = run_sql(login_sql(right_code()));
@@ -143,12 +154,7 @@ $n += 100;
 $before = $node->safe_psql($db, "SET search_path = pg_catalog; SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome LIKE 'wrong_code%'");
 run_sql(login_sql(wrong_code()));	# a recorder runs again
 $before++;
-$hold_in = '';
-$hold_out = '';
-$hold = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr($db) ],
-	'<', \$hold_in, '>', \$hold_out, '2>', \$hold_out);
-$hold_in .= "BEGIN; SELECT 'held' FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim') FOR UPDATE;\n";
-$hold->pump until $hold_out =~ /held/;
+hold_row();
 my $waiter_out = '';
 my $waiter = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $plain, '-c', login_sql(wrong_code()) ],
 	'>', \$waiter_out, '2>', \$waiter_out);
@@ -157,8 +163,7 @@ $node->safe_psql($db, 'SELECT pg_terminate_backend(' . recorder_pid() . ')');
 $waiter->finish;
 chomp $waiter_out;
 like($waiter_out, qr/^wrong or already used/, 'the waiting caller hears "wrong", not "could not be recorded"');
-$hold_in .= "COMMIT;\n";
-$hold->finish;
+release_row();
 $seen = run_sql(login_sql(wrong_code()));
 $deadline = time + 10;
 while (time < $deadline && $seen =~ /still being recorded/)
@@ -176,12 +181,7 @@ is($node->safe_psql($db, "SET search_path = pg_catalog; SELECT count(*) FROM zst
 # margin; once the row is free the owed code is written
 $n += 100;
 $before = counter();
-$hold_in = '';
-$hold_out = '';
-$hold = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr($db) ],
-	'<', \$hold_in, '>', \$hold_out, '2>', \$hold_out);
-$hold_in .= "BEGIN; SELECT 'held' FROM zstack_tfa.secret WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim') FOR UPDATE;\n";
-$hold->pump until $hold_out =~ /held/;
+hold_row();
 like(run_sql(login_sql(wrong_code())), qr/^wrong or already used/, 'a wrong code while the row is held: wrong');
 $node->safe_psql($db, 'SELECT pg_terminate_backend(' . recorder_pid() . ')');
 $deadline = time + 10;
@@ -196,8 +196,7 @@ for my $who ('victim', 'admin2', 'victim')
 	cmp_ok($took, '<', 12, sprintf('within a bounded wait (%.1f s)', $took));
 }
 is(counter(), $before, 'nothing of the victim is written while the row is held');
-$hold_in .= "COMMIT;\n";
-$hold->finish;
+release_row();
 $deadline = time + 15;
 while (time < $deadline && counter() eq $before)
 {
