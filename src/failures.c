@@ -13,13 +13,14 @@
  * elsewhere past its lock_timeout, say) it tries again, with a growing pause,
  * until it succeeds.  While a user has a wrong code in the queue, no other
  * code of that user is compared (zt_await_user_recorded): the next code is
- * compared against the new count or not at all.  The caller waits for the
- * commit, interruptibly and for at most RECORD_WAIT_MS.  When no recorder
- * can be had (every worker slot taken), a code is refused before it is
- * compared, right and wrong alike, so the refusal tells nothing.  A recorder
- * that ends with wrong codes unwritten (only a superuser can end it) leaves
- * them in a file, the owed codes, which the next recorder writes before it
- * takes any code; until then no code of their users is compared.
+ * compared against the new count or not at all.  The caller is answered
+ * only once the count is committed (durably, on a synchronous standby too):
+ * a cancel waits for it, and a termination ends the call unanswered.  When
+ * no recorder can be had (every worker slot taken), a code is refused before
+ * it is compared, right and wrong alike, so the refusal tells nothing.  A
+ * recorder that ends with wrong codes unwritten (only a superuser can end
+ * it) leaves them in a file, the owed codes, which the next recorder writes
+ * before it takes any code; until then no code of their users is compared.
  */
 #include "lifecycle.h"
 
@@ -65,8 +66,6 @@ PG_FUNCTION_INFO_V1(recorder_state);
 #define START_WAIT_MS 2000
 /* a recorder with nothing to do for this long ends, freeing its slot */
 #define IDLE_EXIT_MS 60000
-/* how long a login waits for its wrong code to be committed */
-#define RECORD_WAIT_MS 5000
 /* pauses between the recorder's tries of a code it could not record */
 #define RETRY_FIRST_MS 100
 #define RETRY_MAX_MS 5000
@@ -1062,22 +1061,26 @@ zt_hand_over_wrong_code(const Principal *p, const char *secret_uuid, bool replay
 }
 
 /*
- * Wait, interruptibly and for at most RECORD_WAIT_MS, until the recorder has
- * committed the wrong code handed over.  Returns ZT_RECORDED with the count
- * and whether the user is now locked; ZT_RECORD_PENDING when it is still in
- * the queue (it will be recorded, and no code of the user is compared
- * before); ZT_RECORD_OWED when the recorder ended with it (only a superuser
- * can end it): it is saved for the next recorder, which writes it before it
- * takes any code.  A cancel while waiting leaves the code to the recorder.
+ * Wait until the recorder has committed the wrong code handed over, for as
+ * long as that takes: a wrong code is answered only once its count is as
+ * durable as the server's commits are (on a synchronous standby too, with
+ * synchronous replication), just as a right code is answered only once its
+ * commit is.  Called with cancels held off (HOLD_CANCEL_INTERRUPTS): a
+ * cancel or statement_timeout takes effect once the count is committed, so
+ * no caller learns that its code was wrong while the count could still be
+ * lost with the primary; pg_terminate_backend ends the wait without an
+ * answer, and the code stays the recorder's.  Returns ZT_RECORDED with the
+ * count and whether the user is now locked; ZT_RECORD_OWED when the
+ * recorder ended with it (only a superuser can end it): it is saved for the
+ * next recorder, which writes it before it takes any code.
  */
 ZtRecordResult
 zt_await_wrong_code(int *failures, bool *locked)
 {
 	RecorderSlot *slot;
-	ZtRecordResult result = ZT_RECORD_PENDING;
-	int			waited = 0;
+	ZtRecordResult result = ZT_RECORD_OWED;
 
-	Assert(my_slot >= 0);
+	Assert(my_slot >= 0 && QueryCancelHoldoffCount > 0);
 	slot = &recorder->slots[my_slot];
 	for (;;)
 	{
@@ -1112,16 +1115,10 @@ zt_await_wrong_code(int *failures, bool *locked)
 		}
 		if (done || ended)
 			break;
-		if (waited >= RECORD_WAIT_MS)
-		{
-			LetGoOfSlot();		/* still pending: the recorder frees it */
-			return ZT_RECORD_PENDING;
-		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		waited += 100;
 	}
 	my_slot = -1;
 	return result;

@@ -68,7 +68,6 @@ extern void zt_audit_secret(const char *kind, const char *outcome,
 typedef enum ZtRecordResult
 {
 	ZT_RECORDED,				/* committed */
-	ZT_RECORD_PENDING,			/* still in the recorder's queue */
 	ZT_RECORD_OWED				/* the recorder ended with it: owed to the next one */
 } ZtRecordResult;
 

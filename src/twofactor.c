@@ -316,8 +316,11 @@ zt_check_second_factor(const Principal *p, const char *name, ArrayType *system_t
 		ZtRecordResult recorded;
 
 		zt_hand_over_wrong_code(p, secret_uuid, used && replay_known);
+		/* from here a cancel waits for the count (zt_await_wrong_code) */
+		HOLD_CANCEL_INTERRUPTS();
 		RESUME_INTERRUPTS();
 		recorded = zt_await_wrong_code(&failures, &locked);
+		RESUME_CANCEL_INTERRUPTS();
 		if (recorded == ZT_RECORDED && locked)
 			zt_fail(f, ZT_ERR_ID_2002,
 					"wrong or already used two-factor authentication code; after %d wrong codes in a row two-factor logins of this account are locked for %d seconds",

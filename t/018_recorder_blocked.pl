@@ -5,7 +5,8 @@
 # while it does, the attacker sends codes under a short statement_timeout,
 # wrong and right alike; exactly one is compared (the server logs each
 # comparison at DEBUG1), the right code is answered as the wrong ones are,
-# and once the lock goes the compared code is recorded.  Then: a
+# the compared one's caller hears nothing (a cancel and its timeout
+# notwithstanding) until the lock goes and its code is recorded.  Then: a
 # transaction kept open after the login that started a recorder does not
 # keep the next recorder from starting.
 use strict;
@@ -98,9 +99,32 @@ usleep(50_000)
   until time > $deadline
   || $node->safe_psql($db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(12)%' AND wait_event = 'PgSleep'") eq '1';
 
+# the first code, a wrong one, is compared and handed to the recorder, which
+# cannot write it while the row is held: its caller is not answered until
+# the count is committed, its 2 s statement_timeout and a cancel
+# notwithstanding (an answer now would tell the attacker the code was wrong
+# while its count could still be lost)
+my $first_out = '';
+my $first = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $connstr, '-c',
+	"SET statement_timeout = '2s'; SELECT coalesce(r->'error'->>'details', 'logged in')"
+	  . " FROM zstack_tfa.log_in_by_account('victim', 'victim-pw', ARRAY['twofatoken::" . wrong_code('victim') . "']) r" ],
+	'>', \$first_out, '2>', \$first_out);
+sub first_waiting
+{
+	return $node->safe_psql($db, "SELECT pid FROM pg_stat_activity WHERE usename = 'attacker'"
+		  . " AND wait_event_type = 'Extension' AND query LIKE '%log_in_by_account%'");
+}
+$deadline = time + 10;
+usleep(50_000) until time > $deadline || first_waiting() ne '';
+my $first_pid = first_waiting();
+isnt($first_pid, '', 'the first wrong code waits for the recorder');
+$node->safe_psql($db, "SELECT pg_cancel_backend($first_pid)");
+
+# meanwhile the attacker sends more codes under a short statement_timeout,
+# wrong and right alike: none is compared, and they are answered alike
 my (%seen_wrong, %seen_right);
 my $attempts = 0;
-my $end = time + 9;
+my $end = time + 8;
 while (time < $end)
 {
 	my $right = $attempts % 4 == 3;
@@ -109,21 +133,23 @@ while (time < $end)
 	($right ? \%seen_right : \%seen_wrong)->{$seen}++;
 	$attempts++;
 }
+$attempts++;
 my $while_locked = compared($log_start);
 is($while_locked, 1, "while the row is held, 1 of $attempts codes was compared");
+is(first_waiting(), $first_pid, 'its caller still waits, 8 s after its cancel and past its statement_timeout');
+is($first_out, '', 'and has heard nothing');
 ok(!grep({ /logged in/ } keys %seen_right), 'the right code does not log in while a wrong one waits');
-my @wrong_seen = grep { !/wrong or already used/ } keys %seen_wrong;
-is_deeply([ sort keys %seen_right ], [ sort @wrong_seen ],
+ok(!grep({ /wrong or already used/ } keys %seen_wrong), 'no later wrong code is answered "wrong" either');
+is_deeply([ sort keys %seen_right ], [ sort keys %seen_wrong ],
 	'the right code is answered as the wrong codes that were not compared')
   or diag explain [ \%seen_right, \%seen_wrong ];
 $holder->finish;
 like($holder_out, qr/COMMIT/, "the DBA's transaction committed");
+$first->finish;
+like($first_out, qr/canceling statement/, 'the first caller is answered once the row is free, by the cancel it asked for');
+is(counter('victim'), '6', 'by then its code is counted, on top of the DBA\'s count');
 
-# once the lock is gone, the recorder writes the compared code, and the
-# lock the DBA set stays as it is (a late code does not start a new count)
-$deadline = time + 15;
-usleep(100_000) until time > $deadline || counter('victim') ne '5';
-is(counter('victim'), '6', 'the compared code is recorded after the lock goes, on top of the count');
+# the lock the DBA set stays as it is (a late code does not start a new count)
 is($node->safe_psql($db, q{SELECT locked_until > now() + interval '50 minutes' FROM zstack_tfa.secret
 	WHERE user_uuid = (SELECT uuid FROM zstack_tfa.account WHERE name = 'victim')}), 't', 'and the lock in force stays');
 is($node->safe_psql($db, q{SELECT count(*) FROM zstack_tfa.auth_event WHERE outcome IN ('wrong_code', 'wrong_code_locked')}),

@@ -5,8 +5,9 @@
 # 2. a wrong code handed to a recorder that then ends (a superuser
 #    terminates it) is owed to the next recorder, which writes it before it
 #    takes any code: the code counts, whether its caller still waited or
-#    had gone; while it cannot be written, every login is refused within a
-#    bounded wait;
+#    had gone (a caller is answered only once its code is counted or owed:
+#    a cancel waits, a termination leaves unanswered); while it cannot be
+#    written, every login is refused within a bounded wait;
 # 3. a database still at 1.1 beside one updated to 1.2 (the recorder role
 #    exists, but not its rights here) refuses codes before comparing them;
 # 4. a role named zstack_tfa_recorder made beforehand by someone else is
@@ -129,11 +130,42 @@ is(counter(), '10', 'and each of them is counted: the settings do not reach the 
 isnt(recorder_pid(), '', 'the recorder is still there');
 $node->safe_psql('postgres', 'ALTER DATABASE app RESET ALL');
 
-# 2a. a code whose caller has gone: the DBA holds the row, the caller gives up
-# (its wait ends after 5 s), a superuser ends the recorder, the lock goes
+# A login started in the background; waiting_login() is the pid of one
+# that waits for the recorder
+sub start_login
+{
+	my $code = shift;
+	my $o = '';
+	my $h = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $plain, '-c', login_sql($code) ], '>', \$o, '2>', \$o);
+	return ($h, \$o);
+}
+sub waiting_login
+{
+	my $until = time + 10;
+	my $pid = '';
+	while (time < $until && $pid eq '')
+	{
+		$pid = run_sql("SELECT pid FROM pg_stat_activity WHERE datname = 'app' AND wait_event_type = 'Extension'"
+			  . " AND query LIKE '%log_in_by_account%' AND pid <> pg_backend_pid()");
+		usleep(50_000) if $pid eq '';
+	}
+	return $pid;
+}
+
+# 2a. a code whose caller has gone: the DBA holds the row, the caller's wait
+# outlasts a cancel (it is answered only once its code is counted), so it is
+# terminated; then a superuser ends the recorder, and the lock goes
 hold_row();
 my $before = counter();
-like(run_sql(login_sql(wrong_code())), qr/^wrong or already used/, 'a wrong code while the row is held: wrong');
+my ($gone, $gone_out) = start_login(wrong_code());
+my $gone_pid = waiting_login();
+isnt($gone_pid, '', 'a wrong code while the row is held waits for the recorder');
+run_sql("SELECT pg_cancel_backend($gone_pid)");
+usleep(1_500_000);
+is(waiting_login(), $gone_pid, 'a cancel does not end the wait before the code is counted');
+run_sql("SELECT pg_terminate_backend($gone_pid)");
+$gone->finish;
+unlike($$gone_out, qr/wrong or already used/, 'a terminated caller hears nothing of its code');
 my $rec = recorder_pid();
 $node->safe_psql($db, "SELECT pg_terminate_backend($rec)");
 my $deadline = time + 10;
@@ -182,8 +214,11 @@ is($node->safe_psql($db, "SET search_path = pg_catalog; SELECT count(*) FROM zst
 $n += 100;
 $before = counter();
 hold_row();
-like(run_sql(login_sql(wrong_code())), qr/^wrong or already used/, 'a wrong code while the row is held: wrong');
+my ($waiter2, $waiter2_out) = start_login(wrong_code());
+isnt(waiting_login(), '', 'a wrong code while the row is held waits for the recorder');
 $node->safe_psql($db, 'SELECT pg_terminate_backend(' . recorder_pid() . ')');
+$waiter2->finish;
+like($$waiter2_out, qr/^wrong or already used/, 'and hears "wrong" once the recorder ends with it owed');
 $deadline = time + 10;
 usleep(50_000) while time < $deadline && recorder_pid() ne '';
 is(recorder_pid(), '', 'the recorder ended with the code owed');
