@@ -37,9 +37,11 @@ zt_start_http_stack() {
 	chmod 755 "$ZT_HTTP_DIR"
 	# PostgREST's (behind nginx) from a random place in its range, so that
 	# runs side by side (another tree's, or 17's in its chroot, which shares
-	# this network) seldom take the same free port between look and bind
-	pgrst_port=$(zt_free_port $((39300 + RANDOM % 500)))
-	nginx_port=$(zt_free_port 38300)
+	# this network) seldom take the same free port between look and bind;
+	# both ports below Linux's ephemeral ones (32768 and up), which any
+	# outgoing connection may take meanwhile
+	pgrst_port=$(zt_free_port $((29300 + RANDOM % 500)))
+	nginx_port=$(zt_free_port 28300)
 	sed -e "s|^db-uri = .*|db-uri = \"postgres://zstack_authenticator@/$db?host=$PGHOST\&port=$PGPORT\"|" \
 		-e "s|^server-port = .*|server-port = $pgrst_port|" \
 		-e "s|^log-level = .*|log-level = \"${ZT_PGRST_LOG_LEVEL:-error}\"|" \
