@@ -67,7 +67,7 @@ sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 out=$(sql "CREATE EXTENSION zstack_tfa")
 check "CREATE EXTENSION zstack_tfa" "[ \"\$out\" = 'CREATE EXTENSION' ]" || echo "$out" | diag
 out=$(sql "SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'")
-check "the installed version is 1.3" "[ \"\$out\" = '1.3' ]"
+check "the installed version is 1.4" "[ \"\$out\" = '1.4' ]"
 sql "SELECT zstack_tfa.set_account_password('admin', 'package-test-pw')" >/dev/null
 login=$(sql "SELECT zstack_tfa.log_in_by_account('admin', 'package-test-pw')")
 session=$(echo "$login" | sed -n 's/.*"inventory":{"uuid":"\([0-9a-f]\{32\}\)".*/\1/p')
