@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the metrics of issue 20 cost a 2FA login with the right code: the
-# work tree (1.3: replays told apart from wrong codes in the login path,
-# zstack_tfa.metrics read at the start of every pgbench run of the new build
-# and every SCRAPE_SECONDS after, as an exporter scrapes) against the build
+# work tree (1.3 and on: replays told apart from wrong codes in the login
+# path; zstack_tfa.metrics read, after roll_up_logins() as queries.yaml has
+# it, at the start of every pgbench run of the new build and every
+# SCRAPE_SECONDS after, as an exporter scrapes) against the build
 # before issue 20 (1.2, no metrics), in one run with the same data and
 # settings: bench/against.sh's clusters, rounds and medians; then the time of
 # one scrape.  The bar: new / old TPS ≥ 0.95 for the right code (and a wrong

@@ -244,5 +244,35 @@ is($node->safe_psql('up_12', q{SELECT string_agg(label || '=' || value, ' ' ORDE
 	WHERE metric = 'logins' AND label IN ('ok', 'replay', 'wrong_code')}), 'ok=2 replay=1 wrong_code=2',
 	'... audited and counted as a replay');
 
+# the update from 1.3 with data, traffic and a monitoring role (1.4's
+# login counts): the figures are the same after the update, the role that
+# read the metrics is granted roll_up_logins and runs queries.yaml's logins
+# query, and the horizon it moves keeps the figures
+$node->safe_psql('postgres', 'CREATE DATABASE up_13');
+$node->safe_psql('up_13', "CREATE EXTENSION zstack_tfa VERSION '1.3'; $data;
+	UPDATE zstack_tfa.session SET uuid = zstack_tfa.session_key(uuid);
+	CREATE ROLE mon13 LOGIN;
+	GRANT USAGE ON SCHEMA zstack_tfa TO mon13;
+	GRANT SELECT ON zstack_tfa.metrics TO mon13;
+	GRANT EXECUTE ON FUNCTION zstack_tfa.recorder_state() TO mon13;");
+my $code13 = $node->safe_psql('up_13', q{SELECT zstack_tfa.totp('JBSWY3DPEHPK3PXP')});
+is($node->safe_psql('up_13', qq{SELECT coalesce(zstack_tfa.log_in_by_account('alice', 'alice-password', ARRAY['twofatoken::$code13'])->'error'->>'code', 'session')}),
+	'session', 'at 1.3: a right code logs in');
+$node->safe_psql('up_13', q{SELECT zstack_tfa.log_in_by_account('alice', 'not-her-password')});
+$node->safe_psql('up_13', q{INSERT INTO zstack_tfa.auth_event (at, kind, outcome) VALUES (now() - interval '1 day', 'login', 'locked')});
+my $metrics13 = $node->safe_psql('up_13', $metrics);
+my $secrets13 = $node->safe_psql('up_13', $secrets);
+$node->safe_psql('up_13', 'ALTER EXTENSION zstack_tfa UPDATE');
+is($node->safe_psql('up_13', q{SELECT extversion FROM pg_extension WHERE extname = 'zstack_tfa'}), $default, "1.3 with data updated to $default");
+is($node->safe_psql('up_13', $objects), $fresh, "... with a fresh install's objects");
+is($node->safe_psql('up_13', $secrets), $secrets13, '... its secrets kept');
+is($node->safe_psql('up_13', $metrics), $metrics13, "... and 1.3's figures");
+is($node->safe_psql('up_13', q{SELECT has_function_privilege('mon13', 'zstack_tfa.roll_up_logins(interval)', 'EXECUTE')}), 't',
+	'the role that read the metrics may move the horizon');
+is($node->safe_psql('up_13', q{SET ROLE mon13; SELECT bool_and(moved) || ' ' || count(*)
+	FROM zstack_tfa.roll_up_logins() moved, zstack_tfa.metrics m WHERE m.metric = 'logins'}), 'true 8',
+	"... and runs queries.yaml's logins query, which moves it past the day-old row");
+is($node->safe_psql('up_13', $metrics), $metrics13, '... and the figures stay');
+
 $node->stop;
 done_testing();
