@@ -865,7 +865,7 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                     replayed += 1
     admin = admin_session(PORT[new])
     fig["accepted before"] = len(before)
-    fig["  of them per path (pgbouncer, multi-host URL, pgjdbc)"] = ", ".join(
+    fig["of them through pgbouncer, multi-host URL, pgjdbc"] = ", ".join(
         str(sum(1 for a in before if a[4] == p.name)) for p in rnd.paths)
     if rnd.stall:
         fig["of them while replication stalled"] = sum(1 for a in before if a[0].startswith("r%d_b" % R)
