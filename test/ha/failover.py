@@ -7,8 +7,10 @@ demo's sample and the test's accounts, then runs three rounds: the primary
 killed (Patroni and the postmaster with its children, kill -9) with
 synchronous_mode on, a patronictl switchover, and the kill again with
 synchronous_mode off.  Clients log in with real codes from oathtool through
-pgbouncer and through a multi-host libpq URL (target_session_attrs=
-read-write), and send wrong codes; afterwards the new primary is checked:
+pgbouncer, through a multi-host libpq URL (target_session_attrs=read-write)
+and through a multi-host pgjdbc URL (targetServerType=primary: test/ha/
+HaJdbc.java, which run.sh compiles), and send wrong codes; afterwards the
+new primary is checked:
 codes accepted before are refused, wrong-code counts and lockouts are
 there, sessions handed out still work, secrets decrypt, replicas answer as
 the primary does.  Prints TAP-like lines, the figures of each round, and
@@ -44,6 +46,10 @@ DIRECT_DSN = ("host=127.0.0.1,127.0.0.1,127.0.0.1 port=%d,%d,%d dbname=%s user=z
               % (PORT["node1"], PORT["node2"], PORT["node3"], DB, MGMTPW))
 BOUNCER_DSN = ("host=127.0.0.1 port=%d dbname=%s user=zstack_mgmt password=%s connect_timeout=2"
                % (BOUNCER, DB, MGMTPW))
+# pgjdbc's multi-host URL, used by test/ha/HaJdbc.java (classes and driver in HA_JDBC_CP, from run.sh)
+JDBC_URL = ("jdbc:postgresql://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/%s?targetServerType=primary&connectTimeout=2"
+            % (PORT["node1"], PORT["node2"], PORT["node3"], DB))
+JDBC_CP = os.environ["HA_JDBC_CP"]
 
 procs = {}
 passed = failed = 0
@@ -344,7 +350,7 @@ def grant_block():
 # ---------------------------------------------------------------- clients
 
 class Path:
-    """One way clients reach the primary: pgbouncer, or the multi-host URL."""
+    """One way clients reach the primary: pgbouncer, the multi-host libpq URL, or pgjdbc's."""
 
     def __init__(self, name, dsn):
         self.name, self.dsn = name, dsn
@@ -409,7 +415,8 @@ def reply_code(v):
 class Round:
     def __init__(self, no, action, sync, stall):
         self.no, self.action, self.sync, self.stall = no, action, sync, stall
-        self.paths = [Path("pgbouncer", BOUNCER_DSN), Path("multi-host URL", DIRECT_DSN)]
+        # the pgjdbc path's clients are HaJdbc's threads (jdbc_clients), not Client objects
+        self.paths = [Path("pgbouncer", BOUNCER_DSN), Path("multi-host URL", DIRECT_DSN), Path("pgjdbc", JDBC_URL)]
         self.stop = threading.Event()
         self.accepted = []     # (user, step, code, t_reply, path)
         self.sessions = []     # (session uuid, user, t_reply)
@@ -420,6 +427,7 @@ class Round:
         self.readonly_refusals = 0
         self.avail_sessions_lost = 0
         self.local_accepted = []
+        self.jdbc_crashes = []  # a pgjdbc client thread that died (its exception)
         self.lock = threading.Lock()
 
 
@@ -550,6 +558,82 @@ def avail_worker(rnd, user, secret, path):
     cl.close()
 
 
+def jdbc_clients(rnd, path, secrets, users, avail):
+    """The pgjdbc path: test/ha/HaJdbc.java in a JVM of its own, three login clients of two users
+    each and one RenewSession client, each a thread with its own connection through JDBC_URL.
+    It prints a line a call; jdbc_record puts each into the same bookkeeping as the Python
+    workers' calls, as it comes.  The clients stop when their stdin is closed (stop_jdbc)."""
+    def spec(u):
+        return "%s:%s:%s" % (u, "pw-" + u, secrets[u])
+    args = ["login:" + ",".join(spec(u) for u in users[k::3]) for k in range(3)] + ["avail:" + spec(avail)]
+    err = open(os.path.join(HA, "hajdbc-r%d.err" % rnd.no), "ab")
+    proc = subprocess.Popen(["java", "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", JDBC_CP,
+                             "HaJdbc", JDBC_URL, "zstack_mgmt", MGMTPW] + args,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, cwd=HA)
+    with open(os.path.join(HA, "pids"), "a") as f:
+        f.write("%d\n" % proc.pid)
+
+    def read():
+        for line in proc.stdout:
+            jdbc_record(rnd, path, line)
+    reader = threading.Thread(daemon=True, target=read)
+    reader.start()
+    return proc, reader
+
+
+def jdbc_record(rnd, path, line):
+    """One of HaJdbc's lines (TIME|OP|USER|STEP|CODE|RESULT|SESSION|DETAIL), booked as
+    login_worker and avail_worker book their calls."""
+    f = line.rstrip("\n").split("|", 7)
+    if len(f) != 8:
+        log("pgjdbc: %s" % line.strip())
+        return
+    t, op, u, s, code, res, sess, detail = float(f[0]), f[1], f[2], int(f[3]), f[4], f[5], f[6], f[7]
+    if op == "crash":
+        log("pgjdbc: the client of %s died: %s" % (u, detail))
+        with rnd.lock:
+            rnd.jdbc_crashes.append(detail)
+    elif res == "error":
+        # no answer: the client retries after 0.2 s on a new connection
+        path.record(t, False, "error")
+    elif op == "login":
+        if res == "ok":
+            path.record(t, True, "login")
+            with rnd.lock:
+                rnd.accepted.append((u, s, code, t, path.name))
+                rnd.sessions.append((sess, u, t))
+        elif res == "SYS.1006":
+            path.record(t, False, "read-only")
+            with rnd.lock:
+                rnd.readonly_refusals += 1
+        else:
+            path.record(t, False, "refused " + res)
+    elif op == "validate":
+        path.record(t, res == "valid", "validate")
+    elif op == "avail-login":
+        if res == "ok":
+            path.record(t, True, "write")
+    elif op == "renew":
+        path.record(t, res == "ok", "write" if res == "ok" else "read-only" if res == "SYS.1006" else "refused " + res)
+        if res not in ("ok", "SYS.1006"):
+            log("%s: the session of %s is gone after the %s (%s)" % (path.name, u, rnd.action, res))
+            with rnd.lock:
+                rnd.avail_sessions_lost += 1
+
+
+def stop_jdbc(proc, reader):
+    """Close HaJdbc's stdin, wait for its clients to end; its exit status."""
+    proc.stdin.close()
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = "killed after 30 s"
+    reader.join(10)
+    return rc
+
+
 def probe_worker(rnd):
     """Which node answers as a primary, every 0.2 s."""
     while not rnd.stop.is_set():
@@ -635,8 +719,10 @@ def run_round(rnd, old):
     avail = [prefix + "avail0", prefix + "avail1"]
     burst = [prefix + "b%d" % i for i in range(8)]
     local = prefix + "local"
+    jdbc_users, javail = [prefix + "j%d" % i for i in range(6)], prefix + "javail"
     with closing_su(PORT[old]) as c:
-        secrets = enrol(c, login_users + counters + [locked, almost] + avail + burst + [local])
+        secrets = enrol(c, login_users + counters + [locked, almost] + avail + burst + [local]
+                        + jdbc_users + [javail])
     # the locked account: MAX_FAILED wrong codes; the almost locked one: one fewer
     setup = Client(rnd.paths[1])
     for u, n in ((locked, MAX_FAILED), (almost, MAX_FAILED - 1)):
@@ -664,6 +750,7 @@ def run_round(rnd, old):
                                     args=(rnd, counters[3:], secrets, rnd.paths[1], 0.7)))
     for t in threads:
         t.start()
+    jdbc = jdbc_clients(rnd, rnd.paths[2], secrets, jdbc_users, javail)
     time.sleep(12)
     others = [n for n in NODES if n != old]
     stalled = []
@@ -710,10 +797,10 @@ def run_round(rnd, old):
     if stalled and rnd.action != "kill":
         for pid in stalled:
             os.kill(pid, signal.SIGCONT)
-    # the workload goes on until both paths have logged in again for 10 s
+    # the workload goes on until every path has logged in again for 10 s
     new = wait(lambda: (lambda l: l if l and l != old else None)(leader()), 120, "a new leader")
 
-    def both_back():
+    def all_back():
         for p in rnd.paths:
             with p.lock:
                 writes = [t for t, ok, k in p.calls if ok and k == "write" and t > rnd.t_action]
@@ -722,9 +809,9 @@ def run_round(rnd, old):
                 return False
         return True
     try:
-        wait(both_back, 120, "logins through both paths")
+        wait(all_back, 120, "logins through every path")
     except RuntimeError as e:
-        check(False, "round %d: logins through both paths after the %s" % (rnd.no, rnd.action), str(e))
+        check(False, "round %d: logins through every path after the %s" % (rnd.no, rnd.action), str(e))
     rnd.stop.set()
     for t in threads:
         t.join()
@@ -732,7 +819,16 @@ def run_round(rnd, old):
     alm.close()
     setup.close()
     log("new primary: %s" % new)
-    return evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almost_answered, admin)
+    jrc = stop_jdbc(*jdbc)
+    with rnd.paths[2].lock:
+        jlogins = [t for t, ok, k in rnd.paths[2].calls if ok and k == "login"]
+    jbefore = sum(1 for t in jlogins if t <= rnd.t_action)
+    check(jrc == 0 and not rnd.jdbc_crashes and jbefore > 0 and len(jlogins) > jbefore,
+          "round %d: the pgjdbc clients (targetServerType=primary) logged in before the %s (%d) and after (%d)"
+          % (rnd.no, rnd.action, jbefore, len(jlogins) - jbefore),
+          "exit %s, %s" % (jrc, rnd.jdbc_crashes))
+    return evaluate(rnd, old, new, secrets, login_users + jdbc_users, counters, locked, almost, almost_answered,
+                    admin)
 
 
 def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almost_answered, admin):
@@ -769,6 +865,8 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                     replayed += 1
     admin = admin_session(PORT[new])
     fig["accepted before"] = len(before)
+    fig["of them through pgbouncer, multi-host URL, pgjdbc"] = ", ".join(
+        str(sum(1 for a in before if a[4] == p.name)) for p in rnd.paths)
     if rnd.stall:
         fig["of them while replication stalled"] = sum(1 for a in before if a[0].startswith("r%d_b" % R)
                                                       or a[0].startswith("r%d_local" % R))
@@ -819,8 +917,8 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     failed_calls = {}
     for p in rnd.paths:
         failed_calls[p.name] = sum(1 for t, ok, k in p.calls if not ok and t >= t0 - 5)
-    fig["failed API calls (pgbouncer, multi-host URL; 4 clients each, retrying after 0.2 s)"] = "%d, %d" % (failed_calls["pgbouncer"],
-                                                                   failed_calls["multi-host URL"])
+    fig["failed API calls (pgbouncer, multi-host URL, pgjdbc; 4 clients each, retrying after 0.2 s)"] = \
+        ", ".join("%d" % failed_calls[p.name] for p in rnd.paths)
     fig["of them refused read-only by a replica"] = rnd.readonly_refusals
     def longest_gap(times):
         start = max([t for t in times if t <= t0], default=t0)

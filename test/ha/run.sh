@@ -3,7 +3,8 @@
 # three Patroni nodes of PostgreSQL 15 (synchronous_mode) and pgbouncer in
 # transaction mode in front of the primary, all on loopback in a temporary
 # folder.  While clients log in with real TOTP codes (oathtool) through
-# pgbouncer and through a multi-host libpq URL, and send wrong codes, the
+# pgbouncer, through a multi-host libpq URL and through a multi-host pgjdbc
+# URL (test/ha/HaJdbc.java), and send wrong codes, the
 # primary is killed (kill -9 of Patroni and of the postmaster and its
 # children: the node is gone), then, in a second round, switched over with
 # patronictl; a third round does the kill with synchronous_mode off.  Each
@@ -26,7 +27,7 @@ echo "== packages"
 need=()
 for p in make gcc postgresql-15 postgresql-server-dev-15 liboath-dev oathtool libssl-dev \
 	libqrencode-dev libpng-dev patroni python3-etcd python3-psycopg2 etcd-server etcd-client \
-	pgbouncer; do
+	pgbouncer "$ZT_JDK" libpostgresql-jdbc-java; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -72,6 +73,14 @@ if ! { nice -n 10 make -C "$HA_DIR/src" -s ZT_WERROR=-Werror PG_CONFIG="$PGC" &&
 fi
 export HA_BIN=$ROOT/usr/lib/postgresql/15/bin
 echo "built $(git -C "$ZT_ROOT" rev-parse --short HEAD)$(git -C "$ZT_ROOT" diff --quiet HEAD -- src *.sql || echo ' (with changes)') into $ROOT"
+
+# the pgjdbc clients (targetServerType=primary), run by failover.py
+PGJDBC_JAR=/usr/share/java/postgresql.jar	# libpostgresql-jdbc-java
+mkdir -p "$HA_DIR/classes"
+javac -encoding UTF-8 -cp "$PGJDBC_JAR" -d "$HA_DIR/classes" "$ZT_ROOT/test/ha/HaJdbc.java" \
+	>"$HA_DIR/javac.log" 2>&1 || { cat "$HA_DIR/javac.log"; exit 1; }
+export HA_JDBC_CP=$HA_DIR/classes:$PGJDBC_JAR
+echo "pgjdbc $(dpkg-query -W -f='${Version}' libpostgresql-jdbc-java), $(javac -version 2>&1)"
 
 chown -R postgres:postgres "$HA_DIR"
 nice -n 10 /usr/bin/python3 -u "$ZT_ROOT/test/ha/failover.py"
