@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,9 @@ NODES = ["node1", "node2", "node3"]
 PORT = {"node1": 25432, "node2": 25433, "node3": 25434}
 REST = {"node1": 28008, "node2": 28009, "node3": 28010}
 ETCD_CLIENT, ETCD_PEER, BOUNCER = 22379, 22380, 26432
-SUPW, REPW, MGMTPW = "ha-super-pw", "ha-repl-pw", "ha-mgmt-pw"
+# prometheus-postgres-exporter, one per node (as zstack_monitor, monitoring/queries.yaml)
+EXPORTER = {"node1": 27187, "node2": 27188, "node3": 27189}
+SUPW, REPW, MGMTPW, MONPW = "ha-super-pw", "ha-repl-pw", "ha-mgmt-pw", "ha-mon-pw"
 ADMINPW = "demo-admin-password"
 DB = "zstack"
 STEP = 30
@@ -334,17 +337,56 @@ def psql_file(port, path):
         raise RuntimeError("psql -f %s: %s" % (path, r.stderr[-2000:]))
 
 
-def grant_block():
-    """README's "-- grants: management" block, as printed."""
+def grant_block(name="management"):
+    """README's "-- grants: NAME" block, as printed."""
     out, inblock = [], False
     for line in open(os.path.join(ROOT, "README.md")):
-        if line.startswith("-- grants: management"):
+        if line.startswith("-- grants: " + name):
             inblock = True
         elif inblock and line.startswith("```"):
             break
         if inblock:
             out.append(line)
     return "".join(out)
+
+
+def start_exporters():
+    for n in NODES:
+        dsn = "postgresql://zstack_monitor:%s@127.0.0.1:%d/%s?sslmode=disable" % (MONPW, PORT[n], DB)
+        spawn("exporter_" + n, ["env", "DATA_SOURCE_NAME=" + dsn, "/usr/bin/prometheus-postgres-exporter",
+                                "--web.listen-address=127.0.0.1:%d" % EXPORTER[n],
+                                "--extend.query-path=" + os.path.join(ROOT, "monitoring", "queries.yaml"),
+                                "--disable-default-metrics", "--disable-settings-metrics"],
+              "exporter_%s.log" % n)
+
+
+def scrape(n, tries=5):
+    """The zstack_tfa figures a node's exporter serves ({name{labels}: value}), or None.  The first
+    scrape after the node restarted fails (the exporter's connection is gone; it opens a new one
+    for the next), as Prometheus would see: up to `tries` scrapes, a second apart."""
+    for i in range(tries):
+        fig = scrape_once(n)
+        if fig is not None and fig.get("pg_exporter_last_scrape_error") == 0:
+            break
+        time.sleep(1)
+    return fig
+
+
+def scrape_once(n):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % EXPORTER[n], timeout=10) as r:
+            text = r.read().decode()
+    except Exception as e:
+        log("scrape of %s: %s" % (n, e))
+        return None
+    fig = {}
+    for line in text.splitlines():
+        m = re.match(r'^(zstack_tfa_\w+|pg_exporter_last_scrape_error)(?:\{(.*)\})? (\S+)$', line)
+        if m:
+            # keyed by name and result only (the exporter may add labels of its own)
+            result = re.search(r'result="([^"]*)"', m.group(2) or "")
+            fig[m.group(1) + ('{result="%s"}' % result.group(1) if result else "")] = float(m.group(3))
+    return fig
 
 
 # ---------------------------------------------------------------- clients
@@ -967,6 +1009,37 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                 ro_ok += (reply_code(v) == "SYS.1006")
         except Exception as e:
             log("replica %s: %s" % (n, e))
+    # 7. the exporters: the new primary's figures are a full count of its audit log, each
+    # replica's (caught up after that scrape, which may move the horizon) the primary's
+    full = dict(q(c, "SELECT result, count(*) FROM zstack_tfa.login_result GROUP BY result"))
+    full_lockouts = q1(c, "SELECT count(*) FROM zstack_tfa.login_result WHERE lockout")
+    prim = scrape(new) or {}
+    logins = {k: v for k, v in prim.items() if k.startswith("zstack_tfa_logins_total{")}
+    exp_ok = (prim.get("pg_exporter_last_scrape_error") == 0 and len(logins) == 8
+              and all(v == full.get(k.split('result="')[1].split('"')[0], 0) for k, v in logins.items())
+              and prim.get("zstack_tfa_lockouts_total") == full_lockouts)
+    if not exp_ok:
+        log("exporter of %s: %s; audit: %s, lockouts %s" % (new, logins, full, full_lockouts))
+    lsn = q1(c, "SELECT pg_current_wal_lsn()")
+    exp_same = 0
+    for n in repl:
+        try:
+            with closing_su(PORT[n]) as rc:
+                wait(lambda: q1(rc, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)), 30, "replay")
+            f = scrape(n) or {}
+            mine = {k: v for k, v in f.items() if k.startswith("zstack_tfa_logins_total{") or k == "zstack_tfa_lockouts_total"}
+            theirs = {k: v for k, v in prim.items() if k.startswith("zstack_tfa_logins_total{") or k == "zstack_tfa_lockouts_total"}
+            same_here = f.get("pg_exporter_last_scrape_error") == 0 and mine == theirs
+            exp_same += same_here
+            if not same_here:
+                tail = open(os.path.join(HA, "exporter_%s.log" % n), errors="replace").read().splitlines()[-5:]
+                log("exporter of replica %s: %s (error %s); the primary's %s; its log: %s"
+                    % (n, mine, f.get("pg_exporter_last_scrape_error"), theirs, " | ".join(tail)))
+        except Exception as e:
+            log("exporter of replica %s: %s" % (n, e))
+    fig["exporter: logins on the new primary (ok, wrong_code, lockouts)"] = "%d, %d, %d" % (
+        prim.get('zstack_tfa_logins_total{result="ok"}', -1), prim.get('zstack_tfa_logins_total{result="wrong_code"}', -1),
+        prim.get("zstack_tfa_lockouts_total", -1))
     c.close()
 
     print("# round %d figures (%s, synchronous_mode %s):" % (R, rnd.action, "on" if rnd.sync else "off"))
@@ -996,6 +1069,9 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     check(len(repl) >= 1 and same == len(repl) and ro_ok == len(repl),
           "round %d: %d replica(s) answer the admin's query as the primary does, and refuse a login with SYS.1006"
           % (R, same))
+    check(exp_ok and exp_same == len(repl),
+          "round %d: prometheus-postgres-exporter on the new primary serves a full count of its audit log,"
+          " and on %d replica(s) the same figures" % (R, exp_same))
     return new
 
 
@@ -1022,6 +1098,8 @@ def main():
     with closing_su(PORT[first]) as c:
         q(c, grant_block())
         q(c, "ALTER ROLE zstack_mgmt PASSWORD %s", (MGMTPW,))
+        q(c, grant_block("monitoring"))
+        q(c, "ALTER ROLE zstack_monitor PASSWORD %s", (MONPW,))
         q(c, "SET client_min_messages = warning")
         ADMIN_SECRET = J(q1(c, "SELECT zstack_tfa.get_two_factor_authentication_secret('admin', %s)",
                                      (ADMINPW,)))["inventory"]["secret"]
@@ -1031,6 +1109,8 @@ def main():
         check(q1(c, "SHOW synchronous_commit") == "on" and q1(c, "SHOW synchronous_standby_names") != "",
               "synchronous_commit on, synchronous_standby_names %s"
               % q1(c, "SHOW synchronous_standby_names"))
+    start_exporters()
+    wait(lambda: (scrape_once(first) or {}).get("pg_exporter_last_scrape_error") == 0, 30, "the exporter of " + first)
     rounds = [(1, "kill", True, 0), (2, "switchover", True, 0), (3, "kill", True, 3), (4, "kill", False, 3)]
     cur = first
     for no, action, sync, stall in rounds:
