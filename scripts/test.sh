@@ -2,7 +2,8 @@
 # Runs every test of zstack_tfa on this machine: installs what is missing,
 # builds with -Werror, installs, starts a throwaway cluster, then runs the
 # unit tests, the pg_regress suite, the TAP tests, HTTP end to end, JDBC,
-# fuzzing, lint and valgrind.  Ends with the line "N passed, N failed";
+# pgbouncer and the exporter, fuzzing, lint and valgrind, and README's demo
+# command.  Ends with the line "N passed, N failed";
 # exits non-zero when anything failed.
 #
 #   bash scripts/test.sh            everything on PostgreSQL 15 and the Debian
@@ -24,7 +25,7 @@ for a in "$@"; do case "$a" in --pg|--pg=*) plain=0 ;; esac; done
 zt_parse_pg_arg "$@" || exit 2
 [ ${#ZT_ARGS[@]} -eq 0 ] || { echo "usage: $0 [--pg 15|17|18]" >&2; exit 2; }
 
-ALL_STAGES="unit regress tap e2e jdbc pooled fuzz lint_valgrind"
+ALL_STAGES="unit regress tap e2e jdbc pooled fuzz lint_valgrind demo"
 passed=0
 failed=0
 stage_start=$SECONDS
@@ -112,6 +113,10 @@ stage_jdbc() { run_tap_script jdbc test/jdbc/run.sh; }
 # 5b. behind pgbouncer in transaction pooling mode, with concurrent clients
 # of different settings, then prometheus-postgres-exporter scraped with curl
 stage_pooled() { run_tap_script pooled test/pooled/run.sh; }
+
+# 5c. README's demo command as a user runs it (--http), its replies checked;
+# after lint and valgrind, since it rebuilds and reinstalls the extension
+stage_demo() { run_tap_script demo test/demo/run.sh; }
 
 # 6. fuzzing: every parser target, 10 s each after replaying kept crashes
 stage_fuzz() {
@@ -260,7 +265,7 @@ fi
 echo "== packages: $SECONDS s"
 if [ "$plain" = 1 ]; then
 	ZT_PG_MAJOR=15; zt_pg_paths
-	suite start_pg18 start_lint_valgrind unit regress tap e2e jdbc fuzz pooled finish_lint_valgrind package
+	suite start_pg18 start_lint_valgrind unit regress tap e2e jdbc fuzz pooled finish_lint_valgrind demo package
 	finish_background_major
 	ZT_PG_MAJOR=17; stage_start=$SECONDS
 	stage_compile17
