@@ -5,17 +5,17 @@
 -- ---------------------------------------------------------------------------
 -- 1.3's metrics counted the logins from the whole audit log at every
 -- scrape: a scrape's time grew with the log.  From 1.4 the counts of audit
--- rows before a horizon are kept in zstack_tfa.login_total, and a scrape
--- adds only the rows since.  The same figures as 1.3's, also after a DBA
+-- rows up to a horizon are kept in zstack_tfa.login_total, and a scrape
+-- adds only the rows past it.  The same figures as 1.3's, also after a DBA
 -- deletes old audit rows (they stay counted).
 -- ---------------------------------------------------------------------------
 
--- each login's audit row as the metrics count it: its time, its result
--- (the labels of logins{result}) and whether it locked the user's 2FA logins
+-- each login's audit row as the metrics count it: its id, its result (the
+-- labels of logins{result}) and whether it locked the user's 2FA logins
 -- (kinds compared as text: CREATE EXTENSION runs 1.2's ADD VALUE in the same
 -- transaction, and a new enum value may not be used before commit)
 CREATE VIEW zstack_tfa.login_result AS
-SELECT e.at,
+SELECT e.id,
 	CASE WHEN e.kind::text = 'recovery_login' THEN 'recovery'
 		ELSE CASE e.outcome
 			WHEN 'success' THEN 'ok'
@@ -29,8 +29,10 @@ WHERE e.kind::text IN ('login', 'recovery_login')
 	AND (e.kind::text = 'login' OR e.outcome = 'success');
 REVOKE ALL ON zstack_tfa.login_result FROM PUBLIC;
 
--- the counts of every login audited before login_total_through.through
--- (none: no row, every audit row is counted at scrape time)
+-- the counts of every login audited with an id up to
+-- login_total_through.through_id (no row: 0, every audit row is counted at
+-- scrape time), and the next horizon in waiting: pending_id, to be taken
+-- once every transaction up to pending_xid has ended
 CREATE TABLE zstack_tfa.login_total (
 	result text PRIMARY KEY,
 	n bigint NOT NULL CHECK (n >= 0),
@@ -38,83 +40,86 @@ CREATE TABLE zstack_tfa.login_total (
 );
 CREATE TABLE zstack_tfa.login_total_through (
 	only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-	through timestamptz NOT NULL
+	through_id bigint NOT NULL CHECK (through_id >= 0),
+	pending_id bigint NOT NULL CHECK (pending_id >= through_id),
+	pending_xid xid8 NOT NULL,
+	moved_at timestamptz NOT NULL
 );
 REVOKE ALL ON zstack_tfa.login_total, zstack_tfa.login_total_through FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.login_total', '');
 SELECT pg_catalog.pg_extension_config_dump('zstack_tfa.login_total_through', '');
 
 -- ---------------------------------------------------------------------------
--- Move the horizon forward, counting the audit rows it passes.  A row is
--- passed only once no transaction can still commit it: a row's time is
--- taken when it is written, by a transaction that has an id from then on
--- and started before, so the horizon stays below the start of every
--- transaction of this database that has an id (and a margin below now:
--- the moment between a row's time and its transaction's id).  Nothing
--- moves on a standby, in a read-only or non-read-committed transaction
--- (a concurrent update there would fail the scrape), while prepared
--- transactions are in the database, within 10 s of the last move, or while
--- another call moves it.  True when it moved.  A NULL margin is the
--- default.  The exporter's logins query calls it (queries.yaml); a DBA may
--- from cron.  Without it the view still counts right, from the horizon it
--- has.  Granted below to the roles that may read the metrics.
+-- Move the horizon, counting the audit rows it passes; true when it moved.
+-- An audit row's transaction has an id before the row has its id (the
+-- library takes the transaction id first), so when this function reads the
+-- last id handed out and then takes a transaction id of its own, every row
+-- up to that last id belongs to a transaction with a smaller id.  The last
+-- id becomes the horizon in waiting; a later call takes it once no
+-- transaction up to that own id is running (the snapshot's xmin is past
+-- it: committed or gone, prepared ones included), so no row at or below the
+-- horizon can still commit.  No clock and no pg_stat_activity is involved.
+-- Nothing moves on a standby, in a read-only or non-read-committed
+-- transaction (a concurrent move would fail the scrape there), in a
+-- transaction that already has an id, within `pause` (NULL: 10 s) of the
+-- last move, or while another call moves it.  The exporter calls it
+-- (monitoring/queries.yaml, a query of its own); a DBA may from cron.
+-- Without it the view still counts right, from the horizon it has.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION zstack_tfa.roll_up_logins(margin interval DEFAULT interval '1 minute')
+CREATE FUNCTION zstack_tfa.roll_up_logins(pause interval DEFAULT interval '10 seconds')
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, zstack_tfa, pg_temp
 AS $$
 DECLARE
-	old_through timestamptz;
-	new_through timestamptz;
+	h record;
+	last_id bigint;
+	me xid8;
 BEGIN
 	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'
 		OR current_setting('transaction_isolation') <> 'read committed'
-		OR NOT pg_try_advisory_xact_lock('zstack_tfa.login_total_through'::regclass::oid::bigint) THEN
+		OR pg_current_xact_id_if_assigned() IS NOT NULL THEN
 		RETURN false;
 	END IF;
-	IF EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database()) THEN
+	-- the last id handed out, read before this transaction has an id
+	SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO last_id
+	FROM zstack_tfa.auth_event_id_seq s;
+	-- one mover at a time: the row, skipped when another holds it (locking
+	-- it gives this transaction its id)
+	SELECT t.* INTO h FROM zstack_tfa.login_total_through t FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		-- taken by another move (whose update an insert would wait for)
+		IF EXISTS (SELECT 1 FROM zstack_tfa.login_total_through) THEN
+			RETURN false;
+		END IF;
+		-- the first move of all
+		INSERT INTO zstack_tfa.login_total_through (through_id, pending_id, pending_xid, moved_at)
+		VALUES (0, last_id, pg_current_xact_id(), clock_timestamp())
+		ON CONFLICT (only_row) DO NOTHING;
 		RETURN false;
 	END IF;
-	SELECT coalesce(max(t.through), '-infinity') INTO old_through FROM zstack_tfa.login_total_through t;
-	SELECT least(clock_timestamp(), min(a.xact_start))
-		- greatest(coalesce(margin, interval '1 minute'), interval '0')
-	INTO new_through
-	FROM pg_stat_activity a
-	WHERE a.backend_xid IS NOT NULL AND a.datname = current_database();
-	IF new_through < old_through + interval '10 seconds' THEN
+	me := pg_current_xact_id();
+	IF h.moved_at > clock_timestamp() - greatest(coalesce(pause, interval '10 seconds'), interval '0')
+		OR pg_snapshot_xmin(pg_current_snapshot()) <= h.pending_xid THEN
 		RETURN false;
 	END IF;
 	INSERT INTO zstack_tfa.login_total AS t (result, n, lockouts)
 	SELECT r.result, count(*), count(*) FILTER (WHERE r.lockout)
 	FROM zstack_tfa.login_result r
-	WHERE r.at >= old_through AND r.at < new_through
+	WHERE r.id > h.through_id AND r.id <= h.pending_id
 	GROUP BY r.result
 	ON CONFLICT (result) DO UPDATE SET n = t.n + excluded.n, lockouts = t.lockouts + excluded.lockouts;
-	INSERT INTO zstack_tfa.login_total_through AS t (only_row, through) VALUES (true, new_through)
-	ON CONFLICT (only_row) DO UPDATE SET through = excluded.through;
+	UPDATE zstack_tfa.login_total_through
+	SET through_id = h.pending_id, pending_id = greatest(last_id, h.pending_id), pending_xid = me,
+		moved_at = clock_timestamp();
 	RETURN true;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION zstack_tfa.roll_up_logins(interval) FROM PUBLIC;
--- the roles that read the metrics of 1.3 move the horizon of 1.4
-DO $$
-DECLARE
-	r name;
-BEGIN
-	FOR r IN
-		SELECT a.rolname FROM pg_catalog.pg_roles a
-		WHERE pg_catalog.has_table_privilege(a.oid, 'zstack_tfa.metrics', 'SELECT')
-			AND NOT a.rolsuper AND a.rolname !~ '^pg_'
-	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION zstack_tfa.roll_up_logins(interval) TO %I', r);
-	END LOOP;
-END
-$$;
 
 -- ---------------------------------------------------------------------------
 -- The metrics view of 1.3, its logins from the totals and the audit rows
--- since their horizon (an index range scan on auth_event.at).  Same
+-- past their horizon (an index range scan on auth_event's id).  Same
 -- columns, same rows, same grants; it writes nothing.
 -- ---------------------------------------------------------------------------
 CREATE OR REPLACE VIEW zstack_tfa.metrics AS
@@ -125,7 +130,7 @@ WITH login AS (
 		UNION ALL
 		SELECT r.result, count(*), count(*) FILTER (WHERE r.lockout)
 		FROM zstack_tfa.login_result r
-		WHERE r.at >= coalesce((SELECT h.through FROM zstack_tfa.login_total_through h), '-infinity')
+		WHERE r.id > coalesce((SELECT h.through_id FROM zstack_tfa.login_total_through h), 0)
 		GROUP BY r.result
 	) x
 	GROUP BY x.result

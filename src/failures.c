@@ -375,11 +375,27 @@ RecordOne(Recorder *rec, RecorderSlot *slot)
 		PopActiveSnapshot();
 		zt_spi_finish(spi_level);
 		SetUserIdAndSecContext(save_uid, save_ctx);
+
+		/*
+		 * No cancel while committing: one would cut the commit's wait for
+		 * the synchronous standby short, and the count would be answered
+		 * before the standby has it.  (SIGINT is also how lock_timeout
+		 * ends a try, so it is ignored for the commit only.)
+		 */
+		pqsignal(SIGINT, SIG_IGN);
 		CommitTransactionCommand();
-		recorded = true;
+		pqsignal(SIGINT, StatementCancelHandler);
+		/*
+		 * A termination cuts the commit's wait for the synchronous standby
+		 * short: the count is on this node only.  Not done, then: the slot
+		 * stays pending, is owed to the next recorder and counted again
+		 * there (one count too many, never one too few).
+		 */
+		recorded = !ProcDiePending;
 	}
 	PG_CATCH();
 	{
+		pqsignal(SIGINT, StatementCancelHandler);
 		MemoryContextSwitchTo(oldcxt);
 		EmitErrorReport();
 		FlushErrorState();
@@ -1079,6 +1095,7 @@ zt_await_wrong_code(int *failures, bool *locked)
 {
 	RecorderSlot *slot;
 	ZtRecordResult result = ZT_RECORD_OWED;
+	TimestampTz began = GetCurrentTimestamp();
 
 	Assert(my_slot >= 0 && QueryCancelHoldoffCount > 0);
 	slot = &recorder->slots[my_slot];
@@ -1108,13 +1125,36 @@ zt_await_wrong_code(int *failures, bool *locked)
 		SpinLockRelease(&recorder->mutex);
 		if (ended && !done)
 		{
+			bool		saved;
+
 			/* under the user's lock still: the next code waits for it */
 			HOLD_INTERRUPTS();
-			(void) SaveOwed(MyDatabaseId, &mine, 1);
+			saved = SaveOwed(MyDatabaseId, &mine, 1);
 			RESUME_INTERRUPTS();
+			if (!saved)
+				ereport(FATAL,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("terminating connection: the two-factor authentication check could not be completed")));
 		}
 		if (done || ended)
 			break;
+
+		/*
+		 * A recorder whose tries keep failing (a row lock held elsewhere, by
+		 * a transaction that may itself wait for this user's lock, where no
+		 * deadlock check sees the cycle) does not keep this session for
+		 * ever: past zstack_tfa.stuck_wrong_code_seconds it ends,
+		 * unanswered, its code left to the recorder.  One that has
+		 * committed and waits for a synchronous standby has no failed try,
+		 * and is waited for.
+		 */
+		if (mine.tries > 0 &&
+			TimestampDifferenceExceeds(began, GetCurrentTimestamp(),
+									   zt_stuck_wrong_code_seconds * 1000))
+			ereport(FATAL,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("terminating connection: the two-factor authentication check could not be completed"),
+					 errhint("Try again later.")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

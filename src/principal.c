@@ -5,6 +5,8 @@
  */
 #include "lifecycle.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -164,6 +166,15 @@ AuditEvent(const char *kind, const char *outcome, const char *zstack_code,
 	values[9] = with_actor ? CStringGetTextDatum(actor->user_uuid) : (Datum) 0;
 	if (!zstack_code)
 		nulls[2] = 'n';
+
+	/*
+	 * The transaction has its id before the row has its own: the metrics'
+	 * horizon (roll_up_logins, 1.4) relies on every audit row's transaction
+	 * being older than any id taken after the row's.  Where no id can be
+	 * had (a standby, a read-only transaction) the insert fails as before.
+	 */
+	if (!RecoveryInProgress() && !XactReadOnly)
+		(void) GetCurrentTransactionId();
 	if (!known)
 		nulls[3] = nulls[4] = nulls[5] = 'n';
 	if (!secret_uuid)

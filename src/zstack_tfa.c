@@ -23,6 +23,7 @@ int			zt_max_session_renewal = ZT_MAX_RENEW_SECONDS;
 int			zt_date_style = ZT_DATE_ZSTACK;
 int			zt_max_failed_attempts = 5;
 int			zt_lockout_seconds = 300;
+int			zt_stuck_wrong_code_seconds = 60;
 char	   *zt_encryption_key_file = NULL;
 int			zt_key_file_generation = 0;
 static int	retained_memory_kb = 16384;
@@ -183,6 +184,13 @@ _PG_init(void)
 							NULL,
 							&zt_lockout_seconds,
 							300, 1, 7 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("zstack_tfa.stuck_wrong_code_seconds",
+							gettext_noop("Seconds a login with a wrong TOTP code waits for a recorder that fails to write its count before the session is ended unanswered."),
+							gettext_noop("Only while the recorder's tries fail (a row lock held elsewhere); a recorder that has committed and waits for a synchronous standby is waited for as long as it takes."),
+							&zt_stuck_wrong_code_seconds,
+							60, 1, 3600,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("zstack_tfa.retained_memory",

@@ -22,6 +22,7 @@ extern int	zt_max_session_renewal;
 extern int	zt_date_style;
 extern int	zt_max_failed_attempts;
 extern int	zt_lockout_seconds;
+extern int	zt_stuck_wrong_code_seconds;
 extern char *zt_encryption_key_file;
 extern int	zt_key_file_generation;
 

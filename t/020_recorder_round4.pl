@@ -240,6 +240,29 @@ while (time < $deadline && counter() eq $before)
 }
 is(counter(), $before + 1, 'once the row is free the owed code is written');
 
+# 2d. a recorder whose tries keep failing (the DBA holds the row) does not
+# keep the caller for ever: past zstack_tfa.stuck_wrong_code_seconds (3 s
+# here) its session ends unanswered, the user's next login is not held by
+# it, and the count is written once the row is free
+$node->safe_psql('postgres', "ALTER DATABASE app SET zstack_tfa.stuck_wrong_code_seconds = 3");
+$n += 100;
+$before = counter();
+hold_row();
+my $t_stuck = time;
+my ($stuck, $stuck_out) = start_login(wrong_code());
+$stuck->finish;
+my $stuck_took = time - $t_stuck;
+like($$stuck_out, qr/terminating connection: the two-factor authentication check could not be completed/,
+	'a caller whose code cannot be written ends unanswered');
+unlike($$stuck_out, qr/wrong or already used/, '... without hearing "wrong"');
+cmp_ok($stuck_took, '<', 12, sprintf('... after the limit, not for ever (%.1f s)', $stuck_took));
+like(run_sql(login_sql(right_code())), qr/cannot be checked now/, "the user's next login is refused uncompared, not held");
+release_row();
+$deadline = time + 15;
+usleep(200_000) while time < $deadline && counter() eq $before;
+is(counter(), $before + 1, 'once the row is free the code is counted');
+$node->safe_psql('postgres', "ALTER DATABASE app RESET zstack_tfa.stuck_wrong_code_seconds");
+
 # 3. a database at 1.1 beside this one at 1.2: codes refused uncompared
 $node->safe_psql('postgres', 'CREATE DATABASE old11');
 $node->safe_psql('old11', q{
