@@ -473,6 +473,23 @@ class Round:
         self.lock = threading.Lock()
 
 
+def book_login(rnd, path, t, u, s, code, err, sess):
+    """A login's outcome in the round's books: accepted (its step and session), refused by a
+    replica (read-only), or refused."""
+    if err is None:
+        path.record(t, True, "login")
+        with rnd.lock:
+            rnd.accepted.append((u, s, code, t, path.name))
+            rnd.sessions.append((sess, u, t))
+    elif err == "SYS.1006":
+        # a replica answered (pgbouncer before it followed the leader)
+        path.record(t, False, "read-only")
+        with rnd.lock:
+            rnd.readonly_refusals += 1
+    else:
+        path.record(t, False, "refused " + err)
+
+
 def login_worker(rnd, users, secrets, path):
     cl = Client(path)
     last = {u: -1 for u in users}
@@ -490,20 +507,9 @@ def login_worker(rnd, users, secrets, path):
                 continue
             did = True
             err = reply_code(v)
-            if err is None:
-                path.record(t, True, "login")
-                last[u] = s
-                with rnd.lock:
-                    rnd.accepted.append((u, s, code, t, path.name))
-                    rnd.sessions.append((J(v)["inventory"]["uuid"], u, t))
-            elif err == "SYS.1006":
-                # a replica answered (pgbouncer before it followed the leader)
-                path.record(t, False, "read-only")
-                with rnd.lock:
-                    rnd.readonly_refusals += 1
-            else:
-                path.record(t, False, "refused " + err)
-                # a code that was refused: its step is not used; wait a step
+            book_login(rnd, path, t, u, s, code, err, J(v)["inventory"]["uuid"] if err is None else None)
+            if err != "SYS.1006":
+                # accepted, or refused: either way its step is not used again
                 last[u] = s
             # the session just handed out, used at once
             if err is None:
@@ -639,17 +645,7 @@ def jdbc_record(rnd, path, line):
         # no answer: the client retries after 0.2 s on a new connection
         path.record(t, False, "error")
     elif op == "login":
-        if res == "ok":
-            path.record(t, True, "login")
-            with rnd.lock:
-                rnd.accepted.append((u, s, code, t, path.name))
-                rnd.sessions.append((sess, u, t))
-        elif res == "SYS.1006":
-            path.record(t, False, "read-only")
-            with rnd.lock:
-                rnd.readonly_refusals += 1
-        else:
-            path.record(t, False, "refused " + res)
+        book_login(rnd, path, t, u, s, code, None if res == "ok" else res, sess)
     elif op == "validate":
         path.record(t, res == "valid", "validate")
     elif op == "avail-login":
@@ -990,13 +986,25 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
     enc = sum(1 for v in state.values() if v[3])
     fig["secrets decrypted as enrolled (of %d)" % len(names)] = len(names) - mism
     direct.close()
-    # 6. replicas: caught up, the same reply; a login refused cleanly (SYS.1006)
+    # 6. the new primary's exporter: a full count of its audit log (its scrape may move the
+    # horizon, so it comes before the replicas catch up)
+    full = dict(q(c, "SELECT result, count(*) FROM zstack_tfa.login_result GROUP BY result"))
+    full_lockouts = q1(c, "SELECT count(*) FROM zstack_tfa.login_result WHERE lockout")
+    prim = scrape(new) or {}
+    logins = {k: v for k, v in prim.items() if k.startswith("zstack_tfa_logins_total{")}
+    exp_ok = (prim.get("pg_exporter_last_scrape_error") == 0 and len(logins) == 8
+              and all(v == full.get(k.split('result="')[1].split('"')[0], 0) for k, v in logins.items())
+              and prim.get("zstack_tfa_lockouts_total") == full_lockouts)
+    if not exp_ok:
+        log("exporter of %s: %s; audit: %s, lockouts %s" % (new, logins, full, full_lockouts))
+    theirs = dict(logins, **{k: v for k, v in prim.items() if k == "zstack_tfa_lockouts_total"})
+    # 7. replicas, caught up: the same reply; a login refused cleanly (SYS.1006); their
+    # exporters' figures the primary's
     lsn = q1(c, "SELECT pg_current_wal_lsn()")
-    same = 0
+    same = ro_ok = exp_same = 0
     repl = [m["name"] for m in members() if m["name"] != new and m.get("state") in ("running", "streaming")]
     body = q1(c, "SELECT zstack_tfa.query_two_factor_authentication_json(%s, %s, sort => '+createDate')",
               (admin, ["uuid!=null"]))
-    ro_ok = 0
     for n in repl:
         try:
             with closing_su(PORT[n]) as rc:
@@ -1009,34 +1017,15 @@ def evaluate(rnd, old, new, secrets, login_users, counters, locked, almost, almo
                 ro_ok += (reply_code(v) == "SYS.1006")
         except Exception as e:
             log("replica %s: %s" % (n, e))
-    # 7. the exporters: the new primary's figures are a full count of its audit log, each
-    # replica's (caught up after that scrape, which may move the horizon) the primary's
-    full = dict(q(c, "SELECT result, count(*) FROM zstack_tfa.login_result GROUP BY result"))
-    full_lockouts = q1(c, "SELECT count(*) FROM zstack_tfa.login_result WHERE lockout")
-    prim = scrape(new) or {}
-    logins = {k: v for k, v in prim.items() if k.startswith("zstack_tfa_logins_total{")}
-    exp_ok = (prim.get("pg_exporter_last_scrape_error") == 0 and len(logins) == 8
-              and all(v == full.get(k.split('result="')[1].split('"')[0], 0) for k, v in logins.items())
-              and prim.get("zstack_tfa_lockouts_total") == full_lockouts)
-    if not exp_ok:
-        log("exporter of %s: %s; audit: %s, lockouts %s" % (new, logins, full, full_lockouts))
-    lsn = q1(c, "SELECT pg_current_wal_lsn()")
-    exp_same = 0
-    for n in repl:
-        try:
-            with closing_su(PORT[n]) as rc:
-                wait(lambda: q1(rc, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)), 30, "replay")
-            f = scrape(n) or {}
-            mine = {k: v for k, v in f.items() if k.startswith("zstack_tfa_logins_total{") or k == "zstack_tfa_lockouts_total"}
-            theirs = {k: v for k, v in prim.items() if k.startswith("zstack_tfa_logins_total{") or k == "zstack_tfa_lockouts_total"}
-            same_here = f.get("pg_exporter_last_scrape_error") == 0 and mine == theirs
-            exp_same += same_here
-            if not same_here:
-                tail = open(os.path.join(HA, "exporter_%s.log" % n), errors="replace").read().splitlines()[-5:]
-                log("exporter of replica %s: %s (error %s); the primary's %s; its log: %s"
-                    % (n, mine, f.get("pg_exporter_last_scrape_error"), theirs, " | ".join(tail)))
-        except Exception as e:
-            log("exporter of replica %s: %s" % (n, e))
+            continue
+        f = scrape(n) or {}
+        mine = {k: v for k, v in f.items() if k.startswith("zstack_tfa_logins_total{") or k == "zstack_tfa_lockouts_total"}
+        same_here = f.get("pg_exporter_last_scrape_error") == 0 and mine == theirs
+        exp_same += same_here
+        if not same_here:
+            tail = open(os.path.join(HA, "exporter_%s.log" % n), errors="replace").read().splitlines()[-5:]
+            log("exporter of replica %s: %s (error %s); the primary's %s; its log: %s"
+                % (n, mine, f.get("pg_exporter_last_scrape_error"), theirs, " | ".join(tail)))
     fig["exporter: logins on the new primary (ok, wrong_code, lockouts)"] = "%d, %d, %d" % (
         prim.get('zstack_tfa_logins_total{result="ok"}', -1), prim.get('zstack_tfa_logins_total{result="wrong_code"}', -1),
         prim.get("zstack_tfa_lockouts_total", -1))
